@@ -1,0 +1,31 @@
+# edgesync — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv lint test unit testenv-deps testenv-up testenv-down bench demo dist clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check agent fleet tests benchmarks
+	$(VENV)/bin/mypy
+
+# The whole suite, as CI runs it: lint, type checks, then every test against real servers.
+test: lint
+	$(PY) -m pytest
+
+# Unit tests only (no servers).
+unit: venv
+	$(PY) -m pytest -m "not k8s and not git and not registry and not postgres and not browser"
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info

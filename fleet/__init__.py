@@ -1,0 +1,1 @@
+"""edgesync fleet service: report ingest, fleet status, staged rollouts."""
