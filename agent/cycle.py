@@ -1,0 +1,331 @@
+"""One sync cycle: source -> render -> images -> defer? -> plan/apply -> verify/rollback -> record.
+
+The stages are pure values in, values out; this module only wires them and
+keeps the node's promise: after any run the node is on the new revision or on
+the last good one, and `state.json` says which (an interrupted run leaves
+`applying` set, which the next run reports and converges).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from agent.config import AgentConfig
+from agent.errors import EdgesyncError, KubeError
+from agent.model import Bundle
+from agent.state import Inventory, InventoryEntry, StateStore
+from agent.tiers import Tier
+
+Outcome = Literal["applied", "unchanged", "failed", "rolled-back", "deferred"]
+DEFAULT_HEALTH_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    node: str
+    tier: str
+    result: Outcome
+    revision: str | None = None
+    changes: dict[str, int] = field(default_factory=dict)
+    health: dict[str, Any] | None = None
+    error: str | None = None
+    rolled_back_to: str | None = None
+    failed_revision: str | None = None
+    durations: dict[str, float] = field(default_factory=dict)
+    objects: int = 0
+    requests: dict[str, Any] = field(default_factory=dict)
+    entries: tuple[dict[str, Any], ...] = ()
+    interrupted: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Converged and healthy on the revision the source asks for."""
+        return self.result in ("applied", "unchanged") and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node": self.node, "tier": self.tier, "revision": self.revision,
+                "result": self.result, "changes": self.changes, "health": self.health,
+                "error": self.error, "rolled_back_to": self.rolled_back_to,
+                "failed_revision": self.failed_revision, "objects": self.objects,
+                "durations": {k: round(v, 3) for k, v in self.durations.items()},
+                "requests": self.requests, "interrupted": self.interrupted,
+                "reason": self.reason, "entries": list(self.entries)}
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def images_stage(cfg: AgentConfig, tier: Tier, bundle: Bundle) -> Bundle:
+    """Seam for the images stage (agent.images: pin refs to the tier registry's digests).
+
+    Returns the bundle as rendered until that stage is wired in here.
+    """
+    return bundle
+
+
+def _render(repo: Path, tier: Tier) -> Bundle:
+    import importlib
+
+    render = importlib.import_module("agent.render")
+    bundle: Bundle = render.render_tier(repo, tier)
+    return bundle
+
+
+def sync_once(cfg: AgentConfig, *, offline: bool = False,
+              check_defer: Callable[[Tier], str | None] | None = None) -> SyncResult:
+    store = StateStore(cfg.state_dir)
+    with store.locked():
+        return _Cycle(cfg, store, offline=offline, check_defer=check_defer).run()
+
+
+class _Cycle:
+    def __init__(self, cfg: AgentConfig, store: StateStore, *, offline: bool,
+                 check_defer: Callable[[Tier], str | None] | None):
+        self.cfg = cfg
+        self.store = store
+        self.offline = offline
+        self.check_defer = check_defer
+        self.durations: dict[str, float] = {}
+        self.state = store.load()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.durations[name] = self.durations.get(name, 0.0) + time.monotonic() - start
+
+    def result(self, outcome: Outcome, **kw: Any) -> SyncResult:
+        return SyncResult(node=self.cfg.node, tier=self.cfg.tier, result=outcome,
+                          durations=dict(self.durations), **kw)
+
+    def run(self) -> SyncResult:
+        interrupted = (f"the previous sync of {self.state.applying} was interrupted"
+                       if self.state.applying else None)
+        held_back: str | None = None
+        try:
+            if self.offline:
+                revision, bundle, timeout = self._offline_target()
+            else:
+                with self.stage("source"):
+                    from agent.source import resolve
+
+                    rev = resolve(self.cfg, offline=False)
+                with self.stage("render"):
+                    from agent.tiers import load_tiers
+
+                    tier = load_tiers(rev.path, self.cfg.source.tiers_file).get(self.cfg.tier)
+                    timeout = tier.health_timeout_seconds
+                    revision = rev.id
+                    if revision == self.state.failed_revision and self.state.last_good_revision:
+                        held_back = revision
+                        revision, bundle, _ = self._offline_target()
+                    else:
+                        bundle = _render(Path(rev.path), tier)
+                if held_back is None:
+                    with self.stage("images"):
+                        bundle = images_stage(self.cfg, tier, bundle)
+                if self.check_defer is not None:
+                    reason = self.check_defer(tier)
+                    if reason:
+                        return self.result("deferred", revision=revision, reason=reason,
+                                           failed_revision=self.state.failed_revision)
+        except EdgesyncError as exc:
+            return self._record_failure_before_apply(exc, interrupted)
+        out = self._converge(revision, bundle, timeout, interrupted)
+        if held_back is not None:
+            note = (f"revision {held_back} failed before ({self.state.failed_reason}); "
+                    f"staying on {revision} until the source moves past it")
+            return SyncResult(**{**out.__dict__, "failed_revision": held_back,
+                                 "error": out.error or note})
+        return out
+
+    def _offline_target(self) -> tuple[str, Bundle, float]:
+        good = self.state.last_good_revision
+        bundle = self.store.load_bundle(good) if good else None
+        if good is None or bundle is None:
+            raise KubeError("no last good revision on disk to re-apply",
+                            where=str(self.store.root))
+        return good, bundle, self.state.health_timeout or DEFAULT_HEALTH_TIMEOUT
+
+    def _record_failure_before_apply(self, exc: EdgesyncError,
+                                     interrupted: str | None) -> SyncResult:
+        self.state = self.state.update(node=self.cfg.node, tier=self.cfg.tier, result="failed",
+                                       error=str(exc), last_sync=now_rfc3339())
+        self.store.save(self.state)
+        return self.result("failed", revision=self.state.applied_revision, error=str(exc),
+                           interrupted=interrupted, failed_revision=self.state.failed_revision)
+
+    def _converge(self, revision: str, bundle: Bundle, timeout: float,
+                  interrupted: str | None) -> SyncResult:
+        from agent.kube import KubeClient, ResourceManager, load_connection
+
+        try:
+            conn = load_connection(self.cfg.kube.kubeconfig, self.cfg.kube.context)
+        except EdgesyncError as exc:
+            return self._record_failure_before_apply(exc, interrupted)
+        with KubeClient(conn) as client:
+            mgr = ResourceManager(client, node=self.cfg.node,
+                                  field_manager=self.cfg.kube.field_manager)
+            out = _Apply(self, mgr, revision, bundle, timeout=timeout,
+                         interrupted=interrupted).run()
+            return SyncResult(**{**out.__dict__, "requests": client.counter.snapshot()})
+
+
+class _Apply:
+    """Apply one target revision, verify it, roll back when it breaks, record the outcome."""
+
+    def __init__(self, cycle: _Cycle, mgr: Any, revision: str, bundle: Bundle, *,
+                 timeout: float, interrupted: str | None):
+        self.c = cycle
+        self.mgr = mgr
+        self.revision = revision
+        self.bundle = bundle
+        self.timeout = timeout
+        self.interrupted = interrupted
+        self.ns = cycle.cfg.kube.namespace
+
+    def run(self) -> SyncResult:
+        from agent.kube.apply import ApplyError, apply_bundle
+        from agent.kube.client import UnreachableError
+        from agent.kube.delete import prune
+        from agent.kube.inventory import read_cluster_inventory, write_cluster_inventory
+        from agent.kube.wait import wait_healthy
+
+        c, store, state = self.c, self.c.store, self.c.state
+        try:
+            with c.stage("plan"):
+                cluster_inv = read_cluster_inventory(self.mgr, self.ns)
+                previous = store.load_inventory() or cluster_inv or Inventory()
+                desired = self.mgr.prepare(self.bundle)
+                entries = [InventoryEntry.of(d.obj) for d in desired]
+                # Before the first write, remember everything that may exist after it, so a
+                # run killed half way still knows what to prune.
+                pending = Inventory.union(self.revision, [previous.entries, entries])
+                pending = Inventory(pending.revision, pending.entries, previous.fingerprints)
+                if set(pending.entries) != set(previous.entries) or \
+                        previous.revision != self.revision:
+                    store.save_inventory(pending)
+                write_cluster_inventory(self.mgr, self.ns, pending, cluster_inv)
+                store.save_bundle(self.revision, self.bundle)
+                c.state = state = state.update(applying=self.revision, node=c.cfg.node,
+                                               tier=c.cfg.tier, health_timeout=self.timeout)
+                store.save(state)
+            with c.stage("apply"):
+                applied = apply_bundle(self.mgr, desired, fingerprints=previous.fingerprints)
+            keys = {d.key for d in applied.desired}
+            with c.stage("prune"):
+                pruned = prune(self.mgr, [e for e in pending.entries if e.key not in keys])
+            changeset = applied.changeset + pruned
+            with c.stage("health"):
+                health = wait_healthy(self.mgr, applied.desired, timeout=self.timeout)
+        except UnreachableError as exc:
+            # Nothing can be said about what was written: leave `applying` set; the next
+            # run re-plans from the pending inventory and converges.
+            return self._finish("failed", error=str(exc), record_failed=False)
+        except ApplyError as exc:
+            return self._rollback(f"apply failed: {exc}", exc.changeset.counts(), None)
+        except KubeError as exc:
+            # A rejected bundle (dry run): nothing was written; the node stays where it was.
+            return self._finish("failed", error=str(exc), record_failed=True,
+                                still_on_previous=True)
+
+        if not health.ok:
+            return self._rollback(health.reason(), changeset.counts(), health.to_json())
+
+        with c.stage("record"):
+            fps = _fingerprints(applied, self.mgr)
+            final = Inventory(self.revision, tuple(sorted(entries)), fps)
+            store.save_inventory(final)
+            write_cluster_inventory(self.mgr, self.ns, final, pending)
+            outcome: Literal["applied", "unchanged"] = "applied" if changeset.changed \
+                else "unchanged"
+            c.state = c.state.update(applied_revision=self.revision,
+                                     last_good_revision=self.revision, result=outcome,
+                                     error=None, last_sync=now_rfc3339(), applying=None)
+            if c.state.failed_revision == self.revision:
+                c.state = c.state.update(failed_revision=None, failed_reason=None)
+            store.save(c.state)
+            store.keep_bundles(self.revision)
+        return c.result(outcome, revision=self.revision, changes=changeset.counts(),
+                        health=health.to_json(), objects=len(desired),
+                        entries=tuple(changeset.to_json()), interrupted=self.interrupted,
+                        failed_revision=c.state.failed_revision)
+
+    def _finish(self, outcome: Literal["failed", "rolled-back"], *, error: str,
+                record_failed: bool, still_on_previous: bool = False,
+                changes: dict[str, int] | None = None, health: dict[str, Any] | None = None,
+                rolled_back_to: str | None = None) -> SyncResult:
+        c = self.c
+        updates: dict[str, Any] = {"result": outcome, "error": error,
+                                   "last_sync": now_rfc3339()}
+        if record_failed and self.revision != c.state.last_good_revision:
+            updates.update(failed_revision=self.revision, failed_reason=error.splitlines()[0])
+        if still_on_previous:
+            updates["applying"] = None
+        if rolled_back_to is not None:
+            updates.update(applied_revision=rolled_back_to, applying=None)
+        c.state = c.state.update(**updates)
+        c.store.save(c.state)
+        return c.result(outcome, revision=c.state.applied_revision, error=error,
+                        changes=changes or {}, health=health, rolled_back_to=rolled_back_to,
+                        failed_revision=c.state.failed_revision, objects=len(self.bundle),
+                        interrupted=self.interrupted)
+
+    def _rollback(self, reason: str, changes: dict[str, int],
+                  health: dict[str, Any] | None) -> SyncResult:
+        """Put the last good revision back: re-apply its bundle, prune the rest, wait."""
+        from agent.kube.apply import apply_bundle
+        from agent.kube.delete import prune
+        from agent.kube.inventory import read_cluster_inventory, write_cluster_inventory
+        from agent.kube.wait import wait_healthy
+
+        c, store = self.c, self.c.store
+        good = c.state.last_good_revision
+        good_bundle = store.load_bundle(good) if good else None
+        if good is None or good == self.revision or good_bundle is None:
+            return self._finish("failed", error=reason, record_failed=True,
+                                changes=changes, health=health)
+        try:
+            with c.stage("rollback"):
+                desired = self.mgr.prepare(good_bundle)
+                applied = apply_bundle(self.mgr, desired)
+                keys = {d.key for d in applied.desired}
+                pending = store.load_inventory() or Inventory()
+                prune(self.mgr, [e for e in pending.entries if e.key not in keys])
+                after = wait_healthy(self.mgr, applied.desired, timeout=self.timeout)
+                entries = tuple(sorted(InventoryEntry.of(d.obj) for d in desired))
+                final = Inventory(good, entries, _fingerprints(applied, self.mgr))
+                store.save_inventory(final)
+                write_cluster_inventory(self.mgr, self.ns, final,
+                                        read_cluster_inventory(self.mgr, self.ns))
+        except EdgesyncError as exc:
+            return self._finish("failed", error=f"{reason}\nrollback to {good} failed: {exc}",
+                                record_failed=True, changes=changes, health=health)
+        error = f"revision {self.revision} rolled back to {good}: {reason}"
+        if not after.ok:
+            error += f"\nthe last good revision is not healthy either: {after.reason()}"
+        return self._finish("rolled-back", error=error, record_failed=True, changes=changes,
+                            health=health, rolled_back_to=good)
+
+
+def _fingerprints(applied: Any, mgr: Any) -> dict[str, tuple[str, str]]:
+    """(desired digest, live resourceVersion) per object, read after health settled."""
+    live = dict(applied.live)
+    live.update(mgr.list_owned_many(d.resource for d in applied.desired if d.resource))
+    out: dict[str, tuple[str, str]] = {}
+    for d in applied.desired:
+        obj = live.get(d.key)
+        if obj is not None:
+            out[d.subject] = (d.digest, str((obj.get("metadata") or {})
+                                            .get("resourceVersion", "")))
+    return out
