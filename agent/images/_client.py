@@ -1,0 +1,326 @@
+"""A small OCI distribution client on httpx: manifests and blobs, verified and bounded.
+
+One `RegistryClient` per registry host keeps one `httpx.Client` (so threads
+share its connection pool and its tokens). Every download is streamed and
+stops at the size limit, every body is hashed and compared with both the
+`Docker-Content-Digest` header and the digest asked for, and 429/5xx answers
+and dropped connections are retried with tenacity, honouring `Retry-After`.
+The HTTP transport is injectable (`httpx.BaseTransport`), which is the seam
+for proxies, unix sockets or a recording transport.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from agent.images._auth import RegistryAuth
+from agent.images._credentials import Credential, Credentials
+from agent.images._errors import (
+    DigestMismatchError,
+    ForbiddenError,
+    ManifestTooLargeError,
+    ManifestUnknownError,
+    RateLimitedError,
+    RegistryError,
+    RegistryUnreachableError,
+    UnauthorizedError,
+)
+from agent.images._manifest import ACCEPT, media_type_of
+
+DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: `attempts` in total, exponential backoff unless `Retry-After` says."""
+
+    attempts: int = 4
+    backoff: float = 0.2
+    max_backoff: float = 5.0
+    # A registry asking for a longer pause than this fails now instead of stalling the cycle.
+    max_retry_after: float = 30.0
+
+
+@dataclass(frozen=True)
+class Head:
+    media_type: str
+    digest: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    media_type: str
+    digest: str
+    body: bytes
+
+
+class RequestCounter:
+    """Counts HTTP requests (auth and token requests included) across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.count += 1
+
+
+class _RetryableError(Exception):
+    def __init__(self, final: RegistryError, retry_after: float | None = None):
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def digest_of(body: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+
+
+@dataclass
+class ClientOptions:
+    insecure_http: bool = False
+    ca_file: str | None = None
+    timeout: float = 10.0
+    max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    pool_size: int = 16
+    transport: Callable[[], httpx.BaseTransport] | None = None
+
+
+class RegistryClient:
+    """Manifest and blob reads against one registry host."""
+
+    def __init__(self, host: str, *, credential: Credential | None = None,
+                 options: ClientOptions | None = None,
+                 counter: RequestCounter | None = None) -> None:
+        self.host = host
+        self.options = options or ClientOptions()
+        self.base_url = f"{'http' if self.options.insecure_http else 'https'}://{host}"
+        self.auth = RegistryAuth(host, credential)
+        self.counter = counter or RequestCounter()
+        verify: ssl.SSLContext | bool = True
+        if self.options.ca_file and not self.options.insecure_http:
+            verify = ssl.create_default_context(cafile=self.options.ca_file)
+        limits = httpx.Limits(max_connections=self.options.pool_size,
+                              max_keepalive_connections=self.options.pool_size)
+        self._http = httpx.Client(
+            auth=self.auth, verify=verify, timeout=self.options.timeout, limits=limits,
+            follow_redirects=True, event_hooks={"request": [self.counter]},
+            transport=self.options.transport() if self.options.transport else None,
+            headers={"User-Agent": "edgesync"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- public reads ------------------------------------------------------------------
+
+    def head_manifest(self, repository: str, reference: str) -> Head:
+        """Digest, media type and size of a manifest without downloading it."""
+        response, _ = self._send("HEAD", f"/v2/{repository}/manifests/{reference}",
+                                 {"Accept": ACCEPT}, what=_what(repository, reference))
+        length = response.headers.get("Content-Length")
+        return Head(media_type=media_type_of(response.headers.get("Content-Type")),
+                    digest=response.headers.get("Docker-Content-Digest") or None,
+                    size=int(length) if length and length.isdigit() else None)
+
+    def get_manifest(self, repository: str, reference: str,
+                     expected_digest: str | None = None) -> Fetched:
+        """The manifest bytes, hashed and checked against the header and `expected_digest`."""
+        what = _what(repository, reference)
+        response, body = self._send("GET", f"/v2/{repository}/manifests/{reference}",
+                                    {"Accept": ACCEPT}, what=what,
+                                    limit=self.options.max_manifest_bytes)
+        digest = self._verify(body, response.headers.get("Docker-Content-Digest"),
+                              expected_digest, what)
+        return Fetched(media_type=media_type_of(response.headers.get("Content-Type")),
+                       digest=digest, body=body)
+
+    def get_blob(self, repository: str, digest: str, limit: int | None = None) -> bytes:
+        """A (small) blob such as an image config, checked against its digest."""
+        what = f"blob {digest} in {self.host}/{repository}"
+        _, body = self._send("GET", f"/v2/{repository}/blobs/{digest}", {}, what=what,
+                             limit=limit or self.options.max_manifest_bytes)
+        # Blob redirects (S3, CDN) carry the storage's headers: trust only the hash.
+        self._verify(body, None, digest, what)
+        return body
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _verify(self, body: bytes, header: str | None, expected: str | None, what: str) -> str:
+        algorithm = (expected or header or "sha256:").split(":", 1)[0]
+        if algorithm not in ("sha256", "sha384", "sha512"):
+            algorithm = "sha256"
+        actual = digest_of(body, algorithm)
+        if header and header.split(":", 1)[0] == algorithm and header != actual:
+            raise DigestMismatchError(f"registry says {header} but the body hashes to {actual}",
+                                      where=what, action="download discarded")
+        if expected and expected != actual:
+            raise DigestMismatchError(f"asked for {expected} but the body hashes to {actual}",
+                                      where=what, action="download discarded")
+        return actual
+
+    def _send(self, method: str, path: str, headers: dict[str, str], *, what: str,
+              limit: int = 0) -> tuple[httpx.Response, bytes]:
+        policy = self.options.retry
+        retrying = Retrying(stop=stop_after_attempt(max(policy.attempts, 1)),
+                            wait=self._wait, retry=retry_if_exception_type(_RetryableError),
+                            reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_once(method, path, headers, what=what, limit=limit)
+        except _RetryableError as exc:
+            raise exc.final from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self.options.retry
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(min(policy.max_backoff, policy.backoff * 2 ** (state.attempt_number - 1)))
+
+    def _send_once(self, method: str, path: str, headers: dict[str, str], *, what: str,
+                   limit: int) -> tuple[httpx.Response, bytes]:
+        url = self.base_url + path
+        try:
+            with self._http.stream(method, url, headers=headers) as response:
+                self._check_status(response, what)
+                body = _read_limited(response, limit, what) if method == "GET" else b""
+                return response, body
+        except httpx.TransportError as exc:
+            message = str(exc) or type(exc).__name__
+            if "CERTIFICATE_VERIFY_FAILED" in message or "SSL" in message:
+                raise RegistryUnreachableError(
+                    f"TLS handshake failed ({message}); set images.ca_file to the registry's "
+                    "CA, or images.insecure_http for a plain-HTTP lab registry",
+                    where=self.host) from None
+            raise _RetryableError(RegistryUnreachableError(f"{type(exc).__name__}: {message}",
+                                                 where=self.base_url)) from None
+
+    def _check_status(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        policy = self.options.retry
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429:
+                final: RegistryError = RateLimitedError(
+                    "registry keeps answering 429 Too Many Requests"
+                    + (f" (Retry-After {retry_after:.0f}s)" if retry_after else ""), where=what)
+            else:
+                final = RegistryError(f"registry answered HTTP {status}", where=what)
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                raise RateLimitedError(f"registry asks to retry after {retry_after:.0f}s, longer "
+                                       f"than the {policy.max_retry_after:.0f}s the agent waits",
+                                       where=what)
+            raise _RetryableError(final, retry_after)
+        detail = _error_detail(response)
+        if status == 401:
+            hint = ("credentials were rejected" if self.auth.credential is not None
+                    else f"no credentials configured for {self.host} (set images.username/"
+                         "password_file or a Docker config.json)")
+            raise UnauthorizedError(f"401 UnauthorizedError: {hint}{detail}", where=what)
+        if status == 403:
+            raise ForbiddenError(f"403 ForbiddenError: no pull access{detail}", where=what)
+        if status == 404:
+            raise ManifestUnknownError(f"not found (404){detail}", where=what)
+        raise RegistryError(f"registry answered HTTP {status}{detail}", where=what)
+
+
+def _what(repository: str, reference: str) -> str:
+    return f"manifest {reference} in {repository}"
+
+
+def _error_detail(response: httpx.Response) -> str:
+    # Registries explain errors as {"errors": [{"code", "message"}]}; HEAD answers have no body.
+    if response.request.method == "HEAD":
+        return ""
+    try:
+        body = _read_limited(response, _ERROR_BODY_LIMIT, "error body")
+        errors = json.loads(body).get("errors") or []
+        codes = [f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+    except (RegistryError, ValueError, AttributeError, httpx.HTTPError):
+        return ""
+    return f" ({'; '.join(codes)})" if codes else ""
+
+
+def _read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if limit and declared and declared.isdigit() and int(declared) > limit:
+        raise ManifestTooLargeError(f"{declared} bytes announced, limit is {limit}", where=what,
+                                    action="not downloaded")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if limit and total > limit:
+            raise ManifestTooLargeError(f"more than {limit} bytes, stopped reading", where=what,
+                                        action="download discarded")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RegistryPool:
+    """One client per registry host, created on first use, with one shared request counter."""
+
+    def __init__(self, credentials: Credentials | None = None,
+                 options: ClientOptions | None = None) -> None:
+        self.credentials = credentials or Credentials()
+        self.options = options or ClientOptions()
+        self.counter = RequestCounter()
+        self._clients: dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> int:
+        return self.counter.count
+
+    def client(self, host: str) -> RegistryClient:
+        with self._lock:
+            found = self._clients.get(host)
+            if found is None:
+                found = RegistryClient(host, credential=self.credentials.get(host),
+                                       options=self.options, counter=self.counter)
+                self._clients[host] = found
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._clients.values():
+                c.close()
+            self._clients.clear()
+
+    def __enter__(self) -> RegistryPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
