@@ -1,1 +1,1 @@
-"""fleet api."""
+"""The fleet service's HTTP API and dashboard."""

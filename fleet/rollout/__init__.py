@@ -1,1 +1,5 @@
-"""fleet rollout."""
+"""Staged rollouts across the fleet (waves by tier and percentage, gated on health)."""
+
+from fleet.rollout.waves import Wave, abort, promote, start, status, wave_nodes
+
+__all__ = ["Wave", "abort", "promote", "start", "status", "wave_nodes"]

@@ -1,0 +1,324 @@
+"""The fleet service's HTTP side (Starlette): ingest, queries, the page, metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from fleet import overview
+from fleet.api import auth, page
+from fleet.api.openapi import document
+from fleet.api.ratelimit import RateLimiter
+from fleet.api.schema import SchemaError, parse_body, to_ingest
+from fleet.errors import StoreError
+from fleet.metrics import metrics_report
+from fleet.store import STATES, NodeIdentity, SqlStore
+
+log = logging.getLogger("fleet.api")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_body_bytes: int = 1024 * 1024
+    rate_per_node: float = 5.0  # requests per second, sustained
+    burst_per_node: float = 20.0
+    offline_after: float = 3600.0
+    metrics_window_days: float = 7.0
+    token_cache: int = 200_000
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.ingested = Counter("fleet_reports_ingested", "Reports stored",
+                                registry=self.registry)
+        self.duplicates = Counter("fleet_reports_duplicate", "Reports already stored (retries)",
+                                  registry=self.registry)
+        self.rejected = Counter("fleet_requests_rejected", "Requests refused, by reason",
+                                ["reason"], registry=self.registry)
+        self.batch_seconds = Histogram("fleet_ingest_batch_seconds", "Time to store a batch",
+                                       registry=self.registry)
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="fleet"'} if status == 401 else None
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+class FleetApp:
+    def __init__(self, store: SqlStore, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or Settings()
+        self.metrics = _Metrics()
+        self.limiter = RateLimiter(self.settings.rate_per_node, self.settings.burst_per_node)
+        self._node_tokens: dict[str, NodeIdentity] = {}
+        self._openapi = json.dumps(document()).encode()
+
+    # -- auth -------------------------------------------------------------------------
+    async def _node(self, request: Request) -> NodeIdentity | None:
+        token = auth.bearer(request.headers.get("authorization"))
+        if token is None:
+            return None
+        digest = auth.token_hash(token)
+        node = self._node_tokens.get(digest)
+        if node is None:
+            node = await run_in_threadpool(self.store.node_for_token, digest)
+            if node is not None:
+                if len(self._node_tokens) >= self.settings.token_cache:
+                    self._node_tokens.clear()
+                self._node_tokens[digest] = node
+        return node
+
+    async def _operator(self, request: Request) -> str | None:
+        token = auth.bearer(request.headers.get("authorization")) or request.cookies.get(
+            auth.COOKIE)
+        if not token or len(token) > 512:
+            return None
+        return await run_in_threadpool(self.store.operator_for_token, auth.token_hash(token))
+
+    def _reject(self, reason: str, status: int, message: str, **extra: Any) -> JSONResponse:
+        self.metrics.rejected.labels(reason).inc()
+        return _error(status, message, **extra)
+
+    # -- ingest -----------------------------------------------------------------------
+    async def post_reports(self, request: Request) -> Response:
+        node = await self._node(request)
+        if node is None:
+            return self._reject("unauthenticated", 401, "a valid node token is required")
+        if not self.limiter.allow(node.name):
+            return self._reject("rate_limited", 429, f"node {node.name} sends too often")
+        raw = await self._read_body(request)
+        if raw is None:
+            return self._reject("too_large", 413,
+                                f"body larger than {self.settings.max_body_bytes} bytes")
+        try:
+            reports = parse_body(raw)
+        except SchemaError as exc:
+            extra = {"field": exc.field} | ({"index": exc.index} if exc.index is not None
+                                             else {})
+            return self._reject("invalid", 422, str(exc), **extra)
+        for index, report in enumerate(reports):
+            if report["node"] != node.name:
+                return self._reject("forbidden", 403,
+                                    f"reports[{index}].node: token of {node.name} cannot "
+                                    "report for another node", field=f"reports[{index}].node",
+                                    index=index)
+            if report["tier"] != node.tier:
+                return self._reject("forbidden", 403,
+                                    f"reports[{index}].tier: {node.name} is enrolled in tier "
+                                    f"{node.tier}", field=f"reports[{index}].tier",
+                                    index=index)
+        rows = [to_ingest(r) for r in reports]
+        started = time.perf_counter()
+        try:
+            outcome = await run_in_threadpool(self.store.ingest, node.name, rows)
+        except StoreError as exc:
+            log.error("ingest failed for %s: %s", node.name, exc)
+            return _error(503, "store unavailable, retry later")
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.metrics.ingested.inc(outcome.accepted)
+        self.metrics.duplicates.inc(outcome.duplicates)
+        return JSONResponse({"accepted": outcome.accepted, "duplicates": outcome.duplicates})
+
+    async def _read_body(self, request: Request) -> bytes | None:
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- queries ----------------------------------------------------------------------
+    def operator_only(self, handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            if await self._operator(request) is None:
+                return self._reject("unauthenticated", 401, "a valid operator token is required")
+            try:
+                return await handler(request)
+            except StoreError as exc:
+                log.error("query failed: %s", exc)
+                return _error(503, "store unavailable, retry later")
+        return guarded
+
+    async def get_nodes(self, request: Request) -> Response:
+        q = request.query_params
+        try:
+            tier = _text_param(q.get("tier"), "tier")
+            region = _text_param(q.get("region"), "region")
+            state = q.get("state")
+            if state is not None and state not in STATES:
+                raise SchemaError("state", f"must be one of {', '.join(STATES)}")
+            limit = _int_param(q.get("limit"), "limit", 1, 10000, 1000)
+            offset = _int_param(q.get("offset"), "offset", 0, 2**31, 0)
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        nodes = await run_in_threadpool(
+            lambda: self.store.list_nodes(tier=tier, region=region, state=state, limit=limit,
+                                          offset=offset,
+                                          offline_after=self.settings.offline_after))
+        return JSONResponse({"nodes": [overview.node_dict(n) for n in nodes]})
+
+    async def get_node(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if "\x00" in name or len(name) > 253:
+            return _error(404, "no such node")
+        node = await run_in_threadpool(self.store.get_node, name, self.settings.offline_after)
+        if node is None:
+            return _error(404, f"no such node: {name}")
+        recent = await run_in_threadpool(self.store.node_reports, name, 20)
+        return JSONResponse({"node": overview.node_dict(node), "reports": recent})
+
+    async def get_summary(self, request: Request) -> Response:
+        summary = await run_in_threadpool(self.store.summary, self.settings.offline_after)
+        data = overview.counts(summary)
+        data["by_state"] = [g.__dict__ for g in summary.by_state]
+        data["by_revision"] = [g.__dict__ for g in summary.by_revision]
+        return JSONResponse(data)
+
+    async def get_status(self, request: Request) -> Response:
+        try:
+            limit = _int_param(request.query_params.get("limit"), "limit", 1, 100000, 100000)
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        data = await run_in_threadpool(overview.status, self.store, self.settings.offline_after,
+                                       limit)
+        return JSONResponse(data)
+
+    async def get_metrics(self, request: Request) -> Response:
+        raw = request.query_params.get("days")
+        try:
+            days = float(raw) if raw is not None else self.settings.metrics_window_days
+        except ValueError:
+            return self._reject("invalid", 422, "days: must be a number", field="days")
+        if not 0.01 <= days <= 365:
+            return self._reject("invalid", 422, "days: must be between 0.01 and 365",
+                                field="days")
+        return JSONResponse(await run_in_threadpool(self.delivery, days))
+
+    def delivery(self, days: float) -> dict[str, Any]:
+        summary = self.store.summary(self.settings.offline_after)
+        counts = overview.counts(summary)
+        tiers = {t: row["nodes"] for t, row in counts["tiers"].items()}
+        rows = self.store.history(time.time() - days * 86400)
+        return metrics_report(rows, days, tiers, summary.latest_revision)
+
+    # -- the page ---------------------------------------------------------------------
+    async def dashboard(self, request: Request) -> Response:
+        operator = await self._operator(request)
+        if operator is None:
+            return RedirectResponse("/login", status_code=303)
+
+        def render() -> str:
+            status = overview.counts(self.store.summary(self.settings.offline_after))
+            attention = [overview.node_dict(n) for n in self.store.list_nodes(
+                limit=50, offline_after=self.settings.offline_after) if n.state != "healthy"]
+            metrics = self.delivery(self.settings.metrics_window_days)
+            generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return page.dashboard(status, attention, metrics, operator, generated)
+
+        html = await run_in_threadpool(render)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store",
+                                           "Content-Security-Policy":
+                                               "default-src 'none'; style-src 'unsafe-inline'; "
+                                               "form-action 'self'; img-src 'self'"})
+
+    async def login_form(self, request: Request) -> Response:
+        return HTMLResponse(page.login())
+
+    async def login(self, request: Request) -> Response:
+        raw = await self._read_body(request)
+        if raw is None:
+            return self._reject("too_large", 413, "login form too large")
+        token = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0].strip()
+        if not token or len(token) > 512 or await run_in_threadpool(
+                self.store.operator_for_token, auth.token_hash(token)) is None:
+            self.metrics.rejected.labels("unauthenticated").inc()
+            return HTMLResponse(page.login("That token is not an operator token."),
+                                status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=12 * 3600)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(auth.COOKIE)
+        return response
+
+    # -- plumbing ---------------------------------------------------------------------
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def prometheus(self, request: Request) -> Response:
+        return Response(generate_latest(self.metrics.registry),
+                        media_type="text/plain; version=0.0.4")
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._openapi, media_type="application/json")
+
+    def asgi(self) -> Starlette:
+        guard = self.operator_only
+        return Starlette(routes=[
+            Route("/", self.dashboard),
+            Route("/login", self.login_form, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/healthz", self.healthz),
+            Route("/metrics", self.prometheus),
+            Route("/openapi.json", self.openapi),
+            Route("/v1/reports", self.post_reports, methods=["POST"]),
+            Route("/v1/nodes", guard(self.get_nodes)),
+            Route("/v1/nodes/{name:path}", guard(self.get_node)),
+            Route("/v1/summary", guard(self.get_summary)),
+            Route("/v1/status", guard(self.get_status)),
+            Route("/v1/metrics", guard(self.get_metrics)),
+        ])
+
+
+def _text_param(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 253 or "\x00" in value:
+        raise SchemaError(name, "must be at most 253 characters without NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SchemaError(name, "must be valid Unicode") from None
+    return value
+
+
+def _int_param(value: str | None, name: str, low: int, high: int, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SchemaError(name, "must be an integer") from None
+    if not low <= number <= high:
+        raise SchemaError(name, f"must be between {low} and {high}")
+    return number
+
+
+def create_app(store: SqlStore, settings: Settings | None = None) -> Starlette:
+    return FleetApp(store, settings).asgi()

@@ -1,0 +1,86 @@
+"""The PostgreSQL store (psycopg 3): a small connection pool, batches in one statement."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+
+from fleet.errors import StoreError
+from fleet.store.base import SqlStore
+from fleet.store.model import IngestReport
+
+_REPORT_COLUMNS = ("idempotency_key", "node", "tier", "kind", "created_at", "received_at",
+                   "desired_revision", "applied_revision", "commit_time", "apply_time",
+                   "result", "health", "body")
+_REPORT_TYPES = ("text", "text", "text", "text", "float8", "float8", "text", "text",
+                 "float8", "float8", "text", "text", "text")
+
+# One INSERT … SELECT FROM unnest() per batch: a single round trip whatever its size.
+_INSERT_BATCH = (
+    f"INSERT INTO reports ({', '.join(_REPORT_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _REPORT_TYPES)}) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key")
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, pool_size: int = 4) -> None:
+        self.dsn = dsn
+        self._pool: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        try:
+            for _ in range(pool_size):
+                self._pool.put(psycopg.connect(dsn, autocommit=True))
+        except psycopg.Error as exc:
+            self.close()
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}",
+                             where=_redact(dsn)) from exc
+        self.migrate()
+
+    def close(self) -> None:
+        while not self._pool.empty():
+            self._pool.get_nowait().close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        conn = self._pool.get()
+        try:
+            if conn.closed or conn.broken:
+                conn = psycopg.connect(self.dsn, autocommit=True)
+            with conn.transaction():
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostgreSQL unavailable: {exc}", where=_redact(self.dsn)) from exc
+        finally:
+            self._pool.put(conn)
+
+    def _is_unique_violation(self, exc: Exception) -> bool:
+        return isinstance(exc, psycopg.errors.UniqueViolation)
+
+    def _insert_reports(self, db: Any, rows: Sequence[IngestReport], now: float) -> set[str]:
+        columns: list[list[Any]] = [[] for _ in _REPORT_COLUMNS]
+        for r in rows:
+            values = (r.idempotency_key, r.node, r.tier, r.kind, r.created_at, now,
+                      r.desired_revision, r.applied_revision, r.commit_time, r.apply_time,
+                      r.result, r.health, r.body)
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        cur = db.execute(_INSERT_BATCH, columns)
+        return {row[0] for row in cur.fetchall()}
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without its password, for error messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return dsn
