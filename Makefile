@@ -20,12 +20,22 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # The whole suite, as CI runs it: lint, type checks, then every test against real servers.
-test: lint
+test: lint testenv-deps
 	$(PY) -m pytest
 
 # Unit tests only (no servers).
 unit: venv
 	$(PY) -m pytest -m "not k8s and not git and not registry and not postgres and not browser"
+
+# The local servers (tests/testenv): install once (Debian packages, Go builds), then up/down.
+testenv-deps: venv
+	$(PY) -m tests.testenv install
+
+testenv-up: testenv-deps
+	$(PY) -m tests.testenv up
+
+testenv-down:
+	$(PY) -m tests.testenv down
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info

@@ -1,0 +1,74 @@
+"""What tests get from the fixtures: addresses, credentials and the fault hooks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.testenv import paths, stack
+from tests.testenv.state import State
+
+# Names accepted by `Env.log_path` besides any process name (e.g. "kube-scheduler").
+LOGS = {
+    "git": "git-access.log",  # lighttpd access log: one line per HTTP request
+    "apiserver": "kube-apiserver.log",
+    "registry": "registry.log",  # includes the registry's access log lines
+    "postgres": "postgres.log",
+}
+
+
+@dataclass(frozen=True)
+class Env:
+    root: Path
+    kubeconfig: str = ""
+    kubectl: str = ""  # the kubectl built with the control plane (also first on PATH)
+    git_url: str = ""  # HTTP base: repos are at f"{git_url}/fleet.git"
+    git_user: str = ""
+    git_password: str = ""
+    git_daemon_url: str = ""  # git:// base: f"{git_daemon_url}/fleet.git"
+    git_repos: str = ""  # the served directory of bare repos (see servers.git.create_bare_repo)
+    registry: str = ""  # host:port, plain HTTP
+    registry_user: str = ""
+    registry_password: str = ""
+    # Digests of the seeded manifests: "multi", "multi/amd64", "multi/arm64", "list",
+    # "list/amd64", "list/arm64", "amd64-only".
+    registry_images: dict[str, str] = field(default_factory=dict)
+    pg_dsn: str = ""
+
+    @classmethod
+    def from_state(cls, state: State) -> Env:
+        values = state.values()
+        return cls(
+            root=paths.ROOT,
+            kubeconfig=values.get("kubeconfig", ""),
+            kubectl=values.get("kubectl", ""),
+            git_url=values.get("git_url", ""),
+            git_user=values.get("git_user", ""),
+            git_password=values.get("git_password", ""),
+            git_daemon_url=values.get("git_daemon_url", ""),
+            git_repos=values.get("git_repos", ""),
+            registry=values.get("registry", ""),
+            registry_user=values.get("registry_user", ""),
+            registry_password=values.get("registry_password", ""),
+            registry_images=json.loads(values.get("registry_images", "{}")),
+            pg_dsn=values.get("pg_dsn", ""),
+        )
+
+    def stop(self, name: str) -> None:
+        """Stop the server `name` (apiserver, git, registry, postgres) by PID."""
+        stack.stop_server(name)
+
+    def start(self, name: str) -> None:
+        """Start it again: same port, same data; returns once it is ready."""
+        stack.start_server(name)
+
+    def cut(self, name: str) -> None:
+        """Refuse new connections on its port and abort open ones; the server keeps running."""
+        stack.cut(name)
+
+    def restore(self, name: str) -> None:
+        stack.restore(name)
+
+    def log_path(self, name: str) -> Path:
+        return paths.LOG_DIR / LOGS.get(name, f"{name}.log")
