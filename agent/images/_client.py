@@ -143,8 +143,9 @@ class RegistryClient:
 
     def head_manifest(self, repository: str, reference: str) -> Head:
         """Digest, media type and size of a manifest without downloading it."""
+        what = _what(self.host, repository, reference)
         response, _ = self._send("HEAD", f"/v2/{repository}/manifests/{reference}",
-                                 {"Accept": ACCEPT}, what=_what(repository, reference))
+                                 {"Accept": ACCEPT}, what=what)
         length = response.headers.get("Content-Length")
         return Head(media_type=media_type_of(response.headers.get("Content-Type")),
                     digest=response.headers.get("Docker-Content-Digest") or None,
@@ -153,7 +154,7 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str,
                      expected_digest: str | None = None) -> Fetched:
         """The manifest bytes, hashed and checked against the header and `expected_digest`."""
-        what = _what(repository, reference)
+        what = _what(self.host, repository, reference)
         response, body = self._send("GET", f"/v2/{repository}/manifests/{reference}",
                                     {"Accept": ACCEPT}, what=what,
                                     limit=self.options.max_manifest_bytes)
@@ -248,16 +249,20 @@ class RegistryClient:
             hint = ("credentials were rejected" if self.auth.credential is not None
                     else f"no credentials configured for {self.host} (set images.username/"
                          "password_file or a Docker config.json)")
-            raise UnauthorizedError(f"401 UnauthorizedError: {hint}{detail}", where=what)
+            raise UnauthorizedError(f"401 Unauthorized: {hint}{detail}", where=what)
         if status == 403:
-            raise ForbiddenError(f"403 ForbiddenError: no pull access{detail}", where=what)
+            raise ForbiddenError(f"403 Forbidden: no pull access{detail}", where=what)
         if status == 404:
-            raise ManifestUnknownError(f"not found (404){detail}", where=what)
+            path = response.request.url.path
+            thing = ("blob" if "/blobs/" in path else
+                     "manifest" if "/manifests/sha" in path else "tag or repository")
+            raise ManifestUnknownError(f"{thing} not found (404){detail}", where=what)
         raise RegistryError(f"registry answered HTTP {status}{detail}", where=what)
 
 
-def _what(repository: str, reference: str) -> str:
-    return f"manifest {reference} in {repository}"
+def _what(host: str, repository: str, reference: str) -> str:
+    sep = "@" if ":" in reference else ":"
+    return f"{host}/{repository}{sep}{reference}"
 
 
 def _error_detail(response: httpx.Response) -> str:
