@@ -23,8 +23,8 @@ app.add_typer(images_app, name="images")
 CONFIG_OPTION = typer.Option(None, "--config", "-c",
                              help="agent config file (images.* keys and platform)")
 PLATFORM_OPTION = typer.Option(None, "--platform",
-                               help="os/arch or os/arch/variant, e.g. linux/arm64 (default: config, "
-                                    "then this machine)")
+                               help="os/arch or os/arch/variant, e.g. linux/arm64 "
+                                    "(default: config, then this machine)")
 INSECURE_OPTION = typer.Option(False, "--insecure-http",
                                help="talk plain HTTP to registries (lab registries only)")
 TIER_OPTION = typer.Option(None, "--tier", help="rewrite to this tier's registry")
