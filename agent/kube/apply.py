@@ -9,12 +9,16 @@ The order of a sync:
    bundle before the first write, and the dry-run result compared with the
    live object (managedFields, resourceVersion and generation aside) tells
    "unchanged" from "configured", as flux does.
-4. The validation rule for prerequisites: an object may fail its dry run only
-   because its Namespace or its CRD is created by the same bundle. When that is
-   the only kind of failure, the bundle's Namespaces and CRDs (which did
-   validate) are written first, the CRDs waited on until Established, and the
-   deferred objects dry-run again before anything else is written. Any other
-   failure, anywhere, and nothing at all is written.
+4. The validation rule for prerequisites. An object whose Namespace the same
+   bundle creates cannot be dry-run where it will live (the namespace does not
+   exist yet), so it is dry-run as a create in `default` under a generated
+   name: schema, defaulting and admission still run; only checks tied to its
+   final name and namespace wait for the real write. A custom resource whose
+   CRD the same bundle creates cannot be validated at all before the CRD is
+   served: when every other object validated, the bundle's CRDs alone are
+   written first, waited on until Established, and those custom resources
+   dry-run before anything else is written. Any failure, anywhere, and nothing
+   more is written (at worst: only the bundle's new CRDs).
 5. Writes go in dependency order (sort.rank), each rank in parallel.
 
 `force` is set only for objects the agent already owns (they carry its owner
@@ -33,7 +37,7 @@ from agent.errors import KubeError
 from agent.kube.changeset import Action, ChangeSet, ChangeSetEntry
 from agent.kube.client import ApiError
 from agent.kube.manager import Desired, ResourceManager, comparable
-from agent.kube.sort import is_prerequisite, rank
+from agent.kube.sort import rank
 from agent.model import KubeObject, ObjectKey
 
 
@@ -101,22 +105,22 @@ def apply_bundle(mgr: ResourceManager, desired: list[Desired], *,
             to_write.append(d)
 
     if deferred:
-        prereqs = [d for d in to_write if is_prerequisite(d.obj)]
-        entries += _write(mgr, prereqs, live, fingerprints, crd_timeout=crd_timeout,
+        crds = [d for d in to_write if d.key.kind == "CustomResourceDefinition"]
+        entries += _write(mgr, crds, live, fingerprints, crd_timeout=crd_timeout,
                           done=entries)
-        to_write = [d for d in to_write if not is_prerequisite(d.obj)]
+        to_write = [d for d in to_write if d.key.kind != "CustomResourceDefinition"]
         mgr.discovery.refresh()
         try:
             deferred = [mgr.with_resource(d) for d in deferred]
         except KubeError as exc:
             raise ApplyError(str(exc), changeset=ChangeSet.of(entries),
-                             action="only the bundle's Namespaces/CRDs were written") from exc
-        checked2, still, errors = _dry_run(mgr, deferred, live, set())
+                             action="only the bundle's CRDs were written") from exc
+        checked2, still, errors = _dry_run(mgr, deferred, live, bundle_namespaces)
         errors += [f"{d.subject}: still cannot be validated" for d in still]
         if errors:
             raise ApplyError("the server rejected the bundle in a dry run:\n  "
                              + "\n  ".join(errors), changeset=ChangeSet.of(entries),
-                             action="only the bundle's Namespaces/CRDs were written")
+                             action="only the bundle's CRDs were written")
         to_write += [d for d, _ in checked2]
 
     entries += _write(mgr, to_write, live, fingerprints, crd_timeout=crd_timeout,
@@ -137,12 +141,18 @@ def _dry_run(mgr: ResourceManager, todo: list[Desired], live: Mapping[ObjectKey,
     deferred = [d for d in todo if d.resource is None]
     errors: list[str] = []
     checked: list[tuple[Desired, KubeObject]] = []
-    results = mgr.client.map(lambda d: mgr.apply(d, dry_run=True, force=d.key in live), ready)
+
+    def check(d: Desired) -> KubeObject:
+        try:
+            return mgr.apply(d, dry_run=True, force=d.key in live)
+        except ApiError as exc:
+            if exc.status == 404 and d.key.namespace in bundle_namespaces:
+                return mgr.dry_run_elsewhere(d)  # its namespace comes with the bundle
+            raise
+
+    results = mgr.client.map(check, ready)
     for d, result in zip(ready, results, strict=True):
-        if isinstance(result, ApiError) and result.status == 404 and \
-                d.key.namespace in bundle_namespaces:
-            deferred.append(d)  # its namespace comes with the bundle
-        elif isinstance(result, BaseException):
+        if isinstance(result, BaseException):
             if not isinstance(result, KubeError):
                 raise result
             errors.append(f"{d.subject}: {describe(result)}")

@@ -170,6 +170,20 @@ class ResourceManager:
             content_type="application/apply-patch+yaml", where=d.subject)
 
 
+    def dry_run_elsewhere(self, d: Desired) -> KubeObject:
+        """Validate an object whose namespace does not exist yet: a dry-run create in
+        `default` under a generated name (schema, defaults, admission; no name checks)."""
+        if d.resource is None:
+            raise KubeError(f"kind {d.key.kind} is not served yet", where=d.subject)
+        body = dict(d.obj)
+        meta = {k: v for k, v in body["metadata"].items() if k != "name"}
+        meta.update(namespace="default", generateName=f"{d.key.name[:40]}-edgesync-check-")
+        body["metadata"] = meta
+        return self.client.request("POST", d.resource.collection("default"),
+                                   params={"dryRun": "All", "fieldManager": self.field_manager},
+                                   body=body, where=d.subject)
+
+
 def _crd_kinds(bundle: Bundle) -> set[tuple[str, str]]:
     kinds: set[tuple[str, str]] = set()
     for obj in bundle:

@@ -33,8 +33,3 @@ def rank(obj: Mapping[str, Any], namespaced: bool) -> int:
     if kind in _RANK:
         return _RANK[kind]
     return _NAMESPACED_OTHER if namespaced else _CLUSTER_SCOPED_OTHER
-
-
-def is_prerequisite(obj: Mapping[str, Any]) -> bool:
-    """Objects the rest of a bundle may need before it can even be validated."""
-    return obj.get("kind") in ("CustomResourceDefinition", "Namespace")
