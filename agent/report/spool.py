@@ -77,7 +77,7 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise ReportError(f"cannot open report spool: {exc}", where=str(self.path)) from exc
 
     def close(self) -> None:

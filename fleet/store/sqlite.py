@@ -29,7 +29,7 @@ class SqliteStore(SqlStore):
             # Reports are acknowledged to nodes once stored, so a commit must survive a crash.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store: {exc}", where=self.path) from exc
         self.migrate()
 
