@@ -23,7 +23,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False, env={**os.environ, "COLUMNS": "200"})
 
 
-def _send(tmp: Path, url: str, token: str, node: str, tier: str, result: str, rev: str,
+def _send(tmp: Path, url: str, token: str, node: str, tier: str, *, result: str, rev: str,
           health: str = "Healthy") -> None:
     token_file = tmp / f"{node}.token"
     token_file.write_text(token)
@@ -49,10 +49,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str, dic
     (tmp / "ops.token").write_text(operator)
     server = FleetServer(db, tmp).start()
     try:
-        _send(tmp, server.url, tokens["c1"], "c1", "cloud", "applied", REV_NEW)
-        _send(tmp, server.url, tokens["c2"], "c2", "cloud", "failed", REV_OLD, "Degraded")
-        _send(tmp, server.url, tokens["e1"], "e1", "edge-site-a", "applied", REV_NEW)
-        _send(tmp, server.url, tokens["v1"], "v1", "vehicle", "deferred", REV_OLD)
+        _send(tmp, server.url, tokens["c1"], "c1", "cloud", result="applied", rev=REV_NEW)
+        _send(tmp, server.url, tokens["c2"], "c2", "cloud", result="failed", rev=REV_OLD,
+              health="Degraded")
+        _send(tmp, server.url, tokens["e1"], "e1", "edge-site-a", result="applied", rev=REV_NEW)
+        _send(tmp, server.url, tokens["v1"], "v1", "vehicle", result="deferred", rev=REV_OLD)
         yield db, tmp, server.url, tokens
     finally:
         server.stop()

@@ -10,7 +10,7 @@ from fleet.store import HistoryRow
 T0 = 1_700_000_000.0
 
 
-def row(node: str, t: float, result: str, rev: str, tier: str = "cloud",
+def row(node: str, t: float, result: str, rev: str, *, tier: str = "cloud",
         commit: float = T0, applied: str | None = None) -> HistoryRow:
     applied_rev = applied if applied is not None else (rev if result == "applied" else None)
     return HistoryRow(node=node, tier=tier, created_at=T0 + t, result=result,
