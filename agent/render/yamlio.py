@@ -1,0 +1,135 @@
+"""Safe YAML in and out for the renderer.
+
+Loading follows YAML 1.2 core scalars (as Kustomize's YAML library does):
+only `true`/`false` are booleans, no timestamps, no sexagesimal numbers, so
+`on`, `yes` and `2024-01-01` stay strings. Anchors and aliases are allowed,
+as Kustomize allows them, but every alias is expanded into its own copy and
+the expansion is budgeted, so a "billion laughs" document fails fast instead
+of eating the node's memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from agent.errors import RenderError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# Nodes an alias-using document may expand to, beyond its own size in characters.
+ALIAS_NODE_BUDGET = 200_000
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """SafeLoader with YAML 1.2 core implicit types."""
+
+
+_Loader.yaml_implicit_resolvers = {}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+def _construct_int(loader: Any, node: Any) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+# Explicitly tagged timestamps stay text, like every other scalar Kustomize passes through.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                        lambda loader, node: loader.construct_scalar(node))
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc]
+    """Block style, multi-line strings as literal blocks, insertion key order."""
+
+
+def _represent_str(dumper: Any, data: str) -> Any:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _expand(value: Any, budget: list[int], where: str) -> Any:
+    """Copy a loaded tree, unsharing aliased nodes, within a node budget."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise RenderError("YAML aliases expand beyond the allowed size (alias bomb?)",
+                          where=where)
+    if isinstance(value, dict):
+        return {k: _expand(v, budget, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, budget, where) for v in value]
+    return value
+
+
+def load_all(text: str, where: str) -> list[Any]:
+    """Parse every document of a YAML stream; empty documents are dropped."""
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RenderError(f"malformed YAML{at}: {problem}", where=where) from None
+    except RecursionError:
+        raise RenderError("YAML nesting is too deep", where=where) from None
+    if "&" in text:
+        budget = [ALIAS_NODE_BUDGET + len(text)]
+        docs = [_expand(d, budget, where) for d in docs]
+    return docs
+
+
+def load_one(text: str, where: str) -> Any:
+    docs = load_all(text, where)
+    if not docs:
+        return None
+    if len(docs) > 1:
+        raise RenderError("expected a single YAML document", where=where)
+    return docs[0]
+
+
+def dump_all(docs: list[Any]) -> str:
+    if not docs:
+        return ""
+    out: str = yaml.dump_all(docs, Dumper=_Dumper, default_flow_style=False,
+                             sort_keys=False, allow_unicode=True, width=1 << 30)
+    return out.removeprefix("---\n") if out.startswith("---\n") else out
+
+
+def deep_copy(value: Any) -> Any:
+    """Copy JSON-like data (faster than copy.deepcopy for plain dicts/lists)."""
+    if isinstance(value, dict):
+        return {k: deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [deep_copy(v) for v in value]
+    return value
+
+
+Copier = Callable[[Any], Any]
