@@ -262,14 +262,16 @@ class _Apply:
                         failed_revision=c.state.failed_revision)
 
     def _finish(self, outcome: Literal["failed", "rolled-back"], *, error: str,
-                record_failed: bool, still_on_previous: bool = False,
+                record_failed: bool, reason: str | None = None, still_on_previous: bool = False,
                 changes: dict[str, int] | None = None, health: dict[str, Any] | None = None,
                 rolled_back_to: str | None = None) -> SyncResult:
         c = self.c
         updates: dict[str, Any] = {"result": outcome, "error": error,
                                    "last_sync": now_rfc3339()}
         if record_failed and self.revision != c.state.last_good_revision:
-            updates.update(failed_revision=self.revision, failed_reason=error.splitlines()[0])
+            why = reason or error
+            updates.update(failed_revision=self.revision,
+                           failed_reason="; ".join(x.strip() for x in why.splitlines()))
         if still_on_previous:
             updates["applying"] = None
         if rolled_back_to is not None:
@@ -295,6 +297,8 @@ class _Apply:
         if good is None or good == self.revision or good_bundle is None:
             return self._finish("failed", error=reason, record_failed=True,
                                 changes=changes, health=health)
+        from agent.kube.client import UnreachableError
+
         try:
             with c.stage("rollback"):
                 desired = self.mgr.prepare(good_bundle)
@@ -308,20 +312,37 @@ class _Apply:
                 store.save_inventory(final)
                 write_cluster_inventory(self.mgr, self.ns, final,
                                         read_cluster_inventory(self.mgr, self.ns))
+        except UnreachableError as exc:
+            # The revision is retried next run, which fails and rolls back again.
+            return self._finish("failed", error=f"{reason}\nrollback to {good} failed: {exc}",
+                                record_failed=False, changes=changes, health=health)
         except EdgesyncError as exc:
             return self._finish("failed", error=f"{reason}\nrollback to {good} failed: {exc}",
-                                record_failed=True, changes=changes, health=health)
+                                record_failed=True, reason=reason, changes=changes,
+                                health=health)
         error = f"revision {self.revision} rolled back to {good}: {reason}"
         if not after.ok:
             error += f"\nthe last good revision is not healthy either: {after.reason()}"
-        return self._finish("rolled-back", error=error, record_failed=True, changes=changes,
-                            health=health, rolled_back_to=good)
+        return self._finish("rolled-back", error=error, record_failed=True, reason=reason,
+                            changes=changes, health=health, rolled_back_to=good)
 
 
 def _fingerprints(applied: Any, mgr: Any) -> dict[str, tuple[str, str]]:
-    """(desired digest, live resourceVersion) per object, read after health settled."""
+    """(desired digest, live resourceVersion) per object, read after health settled.
+
+    Only kinds with a health rule and a write in this cycle are listed again: their
+    controllers move the resourceVersion after the write; every other object's
+    version is the one already in hand.
+    """
+    from agent.kube.changeset import Action
+    from agent.kube.health import has_rule
+
+    written = {e.subject for e in applied.changeset.entries
+               if e.action in (Action.created, Action.configured)}
     live = dict(applied.live)
-    live.update(mgr.list_owned_many(d.resource for d in applied.desired if d.resource))
+    live.update(mgr.list_owned_many({d.resource for d in applied.desired
+                                     if d.resource and d.subject in written
+                                     and has_rule(d.key.group, d.key.kind)}))
     out: dict[str, tuple[str, str]] = {}
     for d in applied.desired:
         obj = live.get(d.key)

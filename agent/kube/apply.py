@@ -35,7 +35,7 @@ from itertools import groupby
 
 from agent.errors import KubeError
 from agent.kube.changeset import Action, ChangeSet, ChangeSetEntry
-from agent.kube.client import ApiError
+from agent.kube.client import ApiError, UnreachableError
 from agent.kube.manager import Desired, ResourceManager, comparable
 from agent.kube.sort import rank
 from agent.model import KubeObject, ObjectKey
@@ -152,6 +152,8 @@ def _dry_run(mgr: ResourceManager, todo: list[Desired], live: Mapping[ObjectKey,
 
     results = mgr.client.map(check, ready)
     for d, result in zip(ready, results, strict=True):
+        if isinstance(result, UnreachableError):
+            raise result
         if isinstance(result, BaseException):
             if not isinstance(result, KubeError):
                 raise result
@@ -171,6 +173,8 @@ def _write(mgr: ResourceManager, todo: list[Desired], live: dict[ObjectKey, Kube
             lambda d: mgr.apply(d, dry_run=False, force=d.key in live), batch)
         failures: list[str] = []
         for d, result in zip(batch, results, strict=True):
+            if isinstance(result, UnreachableError):
+                raise result  # nothing is known about the rest: the caller must not judge it
             if isinstance(result, BaseException):
                 failures.append(f"{d.subject}: {describe(result)}")
                 continue

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import groupby
 
-from agent.errors import KubeError
 from agent.kube.apply import ApplyError, describe
 from agent.kube.changeset import Action, ChangeSet, ChangeSetEntry
-from agent.kube.client import ApiError
+from agent.kube.client import ApiError, UnreachableError
 from agent.kube.discovery import Resource
 from agent.kube.manager import OWNER_LABEL, PRUNE_ANNOTATION, ResourceManager
 from agent.kube.sort import rank
@@ -50,6 +49,8 @@ def prune(mgr: ResourceManager, stale: Iterable[InventoryEntry]) -> ChangeSet:
         results = mgr.client.map(lambda v: _delete(mgr, v[0], v[1], v[2]), batch)
         failures = []
         for (e, _, _), result in zip(batch, results, strict=True):
+            if isinstance(result, UnreachableError):
+                raise result
             if isinstance(result, BaseException):
                 failures.append(f"{e.key.subject}: {describe(result)}")
             else:
@@ -71,5 +72,3 @@ def _delete(mgr: ResourceManager, e: InventoryEntry, res: Resource, obj: KubeObj
     except ApiError as exc:
         if exc.status != 404:
             raise
-    except KubeError:
-        raise
