@@ -15,6 +15,7 @@ background:#f6f7f9}header{background:#1f2d3d;color:#fff;padding:12px 16px}
 header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.85}
 main{padding:12px;display:flex;flex-wrap:wrap;gap:12px}
 section{background:#fff;border-radius:8px;padding:12px;flex:1 1 420px;min-width:0;
+max-width:100%;
 box-shadow:0 1px 2px rgba(0,0,0,.08)}section h2{margin:0 0 8px;font-size:16px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
@@ -133,8 +134,12 @@ def _convergence(metrics: dict[str, Any]) -> str:
         return "<p>No node has applied the latest revision yet.</p>"
     curve = curves[0]
     span = max(1.0, curve["points"][-1]["seconds"])
-    coords = ["0,100"] + [f'{300 * p["seconds"] / span:.1f},{100 - p["percent"]:.1f}'
-                          for p in curve["points"]]
+    coords = ["0,100"]
+    previous = 100.0
+    for p in curve["points"]:  # a step per node that arrived
+        x = 300 * p["seconds"] / span
+        coords += [f"{x:.1f},{previous:.1f}", f"{x:.1f},{100 - p['percent']:.1f}"]
+        previous = 100 - p["percent"]
     last = curve["points"][-1]
     return (f'<svg id="convergence" viewBox="-2 -2 304 104" width="100%" height="120" '
             f'role="img" aria-label="convergence"><rect x="0" y="0" width="300" height="100" '
