@@ -189,13 +189,11 @@ class RegistryAuth(httpx.Auth):
 
 
 def _read_limited(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
-        if total > _MAX_TOKEN_RESPONSE:
-            response.close()
-            raise RegistryError("token service answer is larger than 1 MiB",
-                                where=str(response.request.url))
-        chunks.append(chunk)
-    return b"".join(chunks)
+    # httpx reads every response of an auth flow itself afterwards, so the body is read
+    # with `read()` (not streamed away); the announced length is checked first.
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > _MAX_TOKEN_RESPONSE:
+        response.close()
+        raise RegistryError("token service answer is larger than 1 MiB",
+                            where=str(response.request.url))
+    return response.read()
