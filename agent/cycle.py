@@ -72,11 +72,9 @@ def images_stage(cfg: AgentConfig, tier: Tier, bundle: Bundle) -> Bundle:
 
 
 def _render(repo: Path, tier: Tier) -> Bundle:
-    import importlib
+    from agent.render import render_tier
 
-    render = importlib.import_module("agent.render")
-    bundle: Bundle = render.render_tier(repo, tier)
-    return bundle
+    return render_tier(repo, tier)
 
 
 def sync_once(cfg: AgentConfig, *, offline: bool = False,
