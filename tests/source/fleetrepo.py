@@ -57,11 +57,15 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 class FleetRepo:
     """A work tree plus a bare repo it pushes to (the 'server' side for file:// tests)."""
 
-    def __init__(self, root: Path, *, big_bytes: int = 200_000):
+    def __init__(self, root: Path, *, big_bytes: int = 200_000, bare: Path | None = None,
+                 push_url: str | None = None):
+        """`bare`/`push_url`: a repo served elsewhere (HTTP) instead of a local bare one."""
         root.mkdir(parents=True, exist_ok=True)
         self.work = root / "work"
-        self.bare = root / "fleet.git"
-        git(root, "init", "-q", "--bare", "-b", "main", str(self.bare))
+        self.bare = bare or root / "fleet.git"
+        if bare is None:
+            git(root, "init", "-q", "--bare", "-b", "main", str(self.bare))
+        # Blob-less fetches need the server side to allow filters.
         git(self.bare, "config", "uploadpack.allowFilter", "true")
         git(self.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
         git(root, "init", "-q", "-b", "main", str(self.work))
@@ -71,7 +75,7 @@ class FleetRepo:
         self.write("vehicle/firmware.bin", os.urandom(big_bytes).hex())
         self.write("docs/handbook.md", "# ops\n" * 2000)
         self.commit("initial fleet config")
-        git(self.work, "remote", "add", "origin", str(self.bare))
+        git(self.work, "remote", "add", "origin", push_url or str(self.bare))
         self.push()
 
     @property
