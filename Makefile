@@ -37,5 +37,10 @@ testenv-up: testenv-deps
 testenv-down:
 	$(PY) -m tests.testenv down
 
+# The single-file agent (dist/edge-agent.pyz, any arch, Python 3.11+) and its .deb.
+dist: venv
+	$(PY) packaging/build_zipapp.py --out dist/edge-agent.pyz
+	$(PY) packaging/build_deb.py --pyz dist/edge-agent.pyz --out dist
+
 clean:
 	rm -rf $(VENV) dist build *.egg-info
