@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,9 +23,9 @@ def _pg_base(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("pg_env").pg_dsn)
 
 
-@pytest.fixture
-def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new, empty PostgreSQL database; its DSN."""
+@contextmanager
+def fresh_pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); its DSN."""
     import psycopg
 
     base = _pg_base(request)
@@ -32,9 +33,17 @@ def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
     with psycopg.connect(base, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(base)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    with fresh_pg_database(request) as dsn:
+        yield dsn
 
 
 @pytest.fixture(params=STORES)
