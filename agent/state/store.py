@@ -108,6 +108,12 @@ class StateStore:
                 if p.name not in keep:
                     p.unlink(missing_ok=True)
 
+    def _sweep_temp_files(self) -> None:
+        """Temp files of a write killed before its rename; safe to drop under the lock."""
+        for folder in (self.root, self.root / "bundles"):
+            for p in folder.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold `sync.lock` so two syncs on one node never interleave."""
@@ -122,6 +128,7 @@ class StateStore:
             except BlockingIOError:
                 raise StateError("another sync is running on this node",
                                  where=str(self.root / "sync.lock")) from None
+            self._sweep_temp_files()
             yield
         finally:
             os.close(fd)

@@ -1,3 +1,3 @@
-from tests.kube.kubefixtures import kube, kubeconfig, mgr, namespaces, node
+from tests.kube.kubefixtures import kube, kubeconfig, mgr, namespaces, node, setup
 
-__all__ = ["kube", "kubeconfig", "mgr", "namespaces", "node"]
+__all__ = ["kube", "kubeconfig", "mgr", "namespaces", "node", "setup"]

@@ -100,3 +100,13 @@ def write_config(path: Path, *, node: str, repo: Path, kubeconfig: str, state_di
         "kube": {"kubeconfig": kubeconfig, "namespace": "edgesync-system"},
         "state_dir": str(state_dir)}))
     return path
+
+
+@pytest.fixture
+def setup(tmp_path: Path, node: str, kubeconfig: str) -> Callable[..., Path]:
+    """Write the repo with these objects (again, for a new revision); return the config."""
+    def write(objects: list[dict[str, Any]], health_timeout: str = "60s") -> Path:
+        write_repo(tmp_path / "repo", objects, health_timeout=health_timeout)
+        return write_config(tmp_path / "agent.yaml", node=node, repo=tmp_path / "repo",
+                            kubeconfig=kubeconfig, state_dir=tmp_path / "state")
+    return write

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube.kubefixtures import exists, get, kubectl, write_config, write_repo
+from tests.kube.kubefixtures import exists, get, kubectl
 
 pytestmark = pytest.mark.k8s
 
@@ -49,16 +49,6 @@ def deploy(name: str, ns: str, **pod: Any) -> dict[str, Any]:
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "main",
                                                            "image": "busybox:1.36"}], **pod}}}}
-
-
-@pytest.fixture
-def setup(tmp_path: Path, node: str, kubeconfig: str) -> Callable[..., Path]:
-    """Write the repo with these objects (again, for a new revision); return the config."""
-    def write(objects: list[dict[str, Any]], health_timeout: str = "60s") -> Path:
-        write_repo(tmp_path / "repo", objects, health_timeout=health_timeout)
-        return write_config(tmp_path / "agent.yaml", node=node, repo=tmp_path / "repo",
-                            kubeconfig=kubeconfig, state_dir=tmp_path / "state")
-    return write
 
 
 def rv(kubeconfig: str, kind: str, name: str, ns: str) -> str:
