@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from fleet.errors import StoreError
+from fleet.errors import ConflictError, StoreError
 from fleet.store.base import SqlStore
 from fleet.store.model import IngestReport
 
@@ -58,6 +59,26 @@ class PostgresStore(SqlStore):
             raise StoreError(f"PostgreSQL unavailable: {exc}", where=_redact(self.dsn)) from exc
         finally:
             self._pool.put(conn)
+
+    def add_nodes(self, nodes: Sequence[tuple[str, str, str, str]]) -> None:
+        """Enrol many nodes with COPY (a fleet of 100,000 enrols in seconds)."""
+        if len(nodes) < 100:
+            super().add_nodes(nodes)
+            return
+        now = time.time()
+        try:
+            with self._tx() as db:
+                cur = db.cursor()
+                with cur.copy("COPY nodes (name, tier, region, token_hash, created_at) "
+                              "FROM STDIN") as copy:
+                    for node in nodes:
+                        copy.write_row((*node, now))
+                with cur.copy("COPY node_status (node, tier, region) FROM STDIN") as copy:
+                    for name, tier, region, _ in nodes:
+                        copy.write_row((name, tier, region))
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError("node already enrolled", where=str(exc).splitlines()[-1]
+                                ) from exc
 
     def _is_unique_violation(self, exc: Exception) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
