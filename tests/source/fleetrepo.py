@@ -58,7 +58,7 @@ class FleetRepo:
     """A work tree plus a bare repo it pushes to (the 'server' side for file:// tests)."""
 
     def __init__(self, root: Path, *, big_bytes: int = 200_000, bare: Path | None = None,
-                 push_url: str | None = None):
+                 push_url: str | None = None, files: dict[str, str] | None = None):
         """`bare`/`push_url`: a repo served elsewhere (HTTP) instead of a local bare one."""
         root.mkdir(parents=True, exist_ok=True)
         self.work = root / "work"
@@ -69,7 +69,7 @@ class FleetRepo:
         git(self.bare, "config", "uploadpack.allowFilter", "true")
         git(self.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
         git(root, "init", "-q", "-b", "main", str(self.work))
-        for rel, text in FILES.items():
+        for rel, text in (files or FILES).items():
             self.write(rel, text)
         # Other tiers' payload the cloud tier never needs: a sparse checkout skips it.
         self.write("vehicle/firmware.bin", os.urandom(big_bytes).hex())
