@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 class Metrics:
     def __init__(self) -> None:
         # `*_created` series double the scrape size and say nothing an agent operator needs.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         r = self.registry
         self.last_sync = Gauge("edgesync_last_sync_timestamp_seconds",
