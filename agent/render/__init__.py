@@ -22,7 +22,8 @@ __all__ = ["render", "render_tier", "to_json", "to_yaml"]
 _LOCAL_CONFIG = "config.kubernetes.io/local-config"
 _ORIGIN = "config.kubernetes.io/origin"
 _MANAGED_BY = "app.kubernetes.io/managed-by"
-KUSTOMIZE_VERSION = "v5.5.0"
+# What kubectl's embedded Kustomize (the reference) writes into the managed-by label.
+MANAGED_BY_VALUE = "kustomize-(devel)"
 
 
 def render(path: str | Path, *, root: Path | None = None) -> Bundle:
@@ -42,7 +43,8 @@ def render(path: str | Path, *, root: Path | None = None) -> Bundle:
                           where=str(path))
     loader = Loader.at(directory, root if root is not None else Path("/"))
     top, where = load_kustomization(loader)
-    ctx = Context(origin_annotations="originAnnotations" in top["buildMetadata"])
+    ctx = Context(origin_annotations="originAnnotations" in top["buildMetadata"],
+                  top=str(loader.dir))
     acc, kust = build_dir(loader, ctx)
     resources = acc.resources
     add_hash_suffixes(resources)
@@ -58,7 +60,7 @@ def render(path: str | Path, *, root: Path | None = None) -> Bundle:
             labels = res.meta.get("labels")
             if not isinstance(labels, dict):
                 labels = res.meta["labels"] = {}
-            labels[_MANAGED_BY] = f"kustomize-{KUSTOMIZE_VERSION}"
+            labels[_MANAGED_BY] = MANAGED_BY_VALUE
     ordered = sort_resources(resources, kust.get("sortOptions"), where)
     return Bundle(tuple(r.obj for r in ordered))
 

@@ -8,7 +8,9 @@ suffixes, name references, var substitution) run once at the top, in render().
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.errors import RenderError
@@ -94,6 +96,11 @@ class Context:
     """State shared by the whole build: options from the top kustomization."""
 
     origin_annotations: bool = False
+    top: str = ""
+
+    def origin_path(self, path: Path) -> str:
+        """A path as Kustomize's origin annotation writes it: relative to the top dir."""
+        return os.path.relpath(path, self.top) if self.top else str(path)
 
 
 def build_dir(loader: Loader, ctx: Context) -> tuple[Accumulator, dict[str, Any]]:
@@ -148,7 +155,7 @@ def run_generators(kust: dict[str, Any], loader: Loader, acc: Accumulator,
         for args in kust[key]:
             res = generate(kind, args, opts, loader, field=key)
             if ctx.origin_annotations:
-                res.origin = (f"configuredIn: {loader.rel(loader.dir / _kfile(where))}\n"
+                res.origin = (f"configuredIn: {ctx.origin_path(loader.dir / _kfile(where))}\n"
                               f"configuredBy:\n  apiVersion: builtin\n  kind: {kind}Generator\n")
             acc.absorb([res], where)
     for config in plugins.load_plugin_configs(kust["generators"], loader, ctx, "generators"):
@@ -167,7 +174,9 @@ def load_resource_entry(entry: str, loader: Loader, ctx: Context,
         fwhere = loader.rel(loader.resolve_file(entry, what=what))
         out = []
         for obj in objects_from_docs(load_all(text, fwhere), fwhere):
-            out.append(Res(obj, f"path: {fwhere}\n" if ctx.origin_annotations else None))
+            origin = f"path: {ctx.origin_path(loader.dir / entry)}\n" \
+                if ctx.origin_annotations else None
+            out.append(Res(obj, origin))
         return out
     child = loader.child(entry, what=what)
     sub, _ = build_dir(child, ctx)

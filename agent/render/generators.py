@@ -29,13 +29,13 @@ def _check_options(opts: Any, where: str, field: str) -> dict[str, Any]:
 
 
 def merge_options(local: Any, global_opts: Any, where: str) -> dict[str, Any]:
-    """Kustomize's MergeGlobalOptionsIntoLocal: global labels/annotations win, flags OR."""
+    """Kustomize's MergeGlobalOptionsIntoLocal: local labels/annotations win, flags OR."""
     loc = dict(_check_options(local, where, "options"))
     glob = _check_options(global_opts, where, "generatorOptions")
     for key in ("labels", "annotations"):
         if glob.get(key):
-            merged = dict(loc.get(key) or {})
-            merged.update(glob[key])
+            merged = dict(glob[key])
+            merged.update(loc.get(key) or {})
             loc[key] = merged
     for flag in ("disableNameSuffixHash", "immutable"):
         if glob.get(flag):

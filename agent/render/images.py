@@ -47,6 +47,7 @@ class ImageRule:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_TAIL = r"(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?$"
 
 
 def _pattern(name: str) -> re.Pattern[str]:
@@ -54,9 +55,9 @@ def _pattern(name: str) -> re.Pattern[str]:
     if pat is None:
         # Kustomize compiles the configured name as a regular expression, unescaped.
         try:
-            pat = re.compile("^" + name + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$")
+            pat = re.compile("^" + name + _TAIL)
         except re.error:
-            pat = re.compile("^" + re.escape(name) + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$")
+            pat = re.compile("^" + re.escape(name) + _TAIL)
         _PATTERNS[name] = pat
     return pat
 

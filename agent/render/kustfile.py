@@ -65,6 +65,11 @@ def load_kustomization(loader: Loader) -> tuple[dict[str, Any], str]:
             data[key] = {}
         elif not isinstance(value, dict):
             raise RenderError(f"field {key!r} must be a mapping", where=where)
+        else:
+            for k, v in value.items():
+                if not isinstance(v, str):
+                    raise RenderError(f"{key}.{k} must be a string, got {v!r} (quote it)",
+                                      where=where)
     for key in ("namespace", "namePrefix", "nameSuffix"):
         value = data.get(key)
         if value is not None and not isinstance(value, (str, int, float)):

@@ -209,4 +209,3 @@ def add_hash_suffixes(resources: list[Res]) -> None:
         if res.needs_hash:
             res.store_previous_id()
             res.name = f"{res.name}-{hash_suffix(res.obj)}"
-            res.needs_hash = False
