@@ -109,8 +109,10 @@ def _key_text(element: object, key: str) -> str:
     """A merge key's value as kyaml lists it: "" when missing, null or empty."""
     if not isinstance(element, dict):
         return ""
-    value = element.get(key, _MISSING)
-    if value is _MISSING or value is None or value in ("", {}, []):
+    value = element.get(key)
+    if isinstance(value, str):
+        return value
+    if value is None or value in ({}, []):
         return ""
     return _scalar_text(value)
 
@@ -125,9 +127,10 @@ def _kind_error(expected: str, node: object) -> RenderError:
 
 
 def _check_kinds(expected: str, dest: object, origin: object) -> None:
-    for node in (dest, origin):
-        if not _is_null(node) and _kind(node) != expected:
-            raise _kind_error(expected, node)
+    if not _is_null(dest) and _kind(dest) != expected:
+        raise _kind_error(expected, dest)
+    if not _is_null(origin) and _kind(origin) != expected:
+        raise _kind_error(expected, origin)
 
 
 # ---------------------------------------------------------------- the walk
@@ -211,17 +214,34 @@ def _walk_map(dest: object, origin: object, schema: SchemaNode | None) -> object
     return _merge_fields(dest, origin, schema, same=False)
 
 
+# The fields of a known type that the table does not list: known to the
+# schema, so never looked up again by apiVersion/kind, and without merge lists.
+_OPAQUE: Final = Field(node={})
+
+
 def _field_of(schema: SchemaNode | None, key: object) -> Field | None:
-    if schema is None or not isinstance(key, str):
+    if schema is None:
         return None
-    return schema.get(key)
+    return schema.get(key, _OPAQUE) if isinstance(key, str) else _OPAQUE
 
 
 def _merge_fields(
     dest: dict[str, Any], origin: dict[str, Any], schema: SchemaNode | None, *, same: bool
 ) -> dict[str, Any]:
     result: dict[str, Any] | None = None
-    keys = sorted(dest, key=str) if same else sorted(dest.keys() | origin.keys(), key=str)
+    if same:
+        keys = sorted(dest, key=str)
+    else:
+        # Fields the patch does not name keep their value (bar normalising).
+        for key, old in dest.items():
+            if key not in origin:
+                new = _untouched_value(old, _field_of(schema, key))
+                if new is not old:
+                    if result is None:
+                        result = dict(dest)
+                    result[key] = new
+        # kyaml visits fields in sorted order, so new ones are appended sorted.
+        keys = sorted(origin, key=str)
     for key in keys:
         old = dest.get(key, _MISSING)
         field = _field_of(schema, key)
@@ -237,6 +257,17 @@ def _merge_fields(
                 result = dict(dest)
             result[key] = new
     return dest if result is None else result
+
+
+def _untouched_value(value: object, field: Field | None) -> object:
+    if isinstance(value, dict):
+        schema = field.node if field is not None else None
+        return _untouched_map(value, _resolve_schema(schema, value, _MISSING))
+    if isinstance(value, list) and field is not None and field.merge:
+        if _merge_list_is_normal(value, field):
+            return value
+        return _walk_merge_list(value, _MISSING, field)
+    return value
 
 
 def _untouched_map(dest: dict[str, Any], schema: SchemaNode | None) -> dict[str, Any]:
@@ -256,15 +287,6 @@ def _untouched_map(dest: dict[str, Any], schema: SchemaNode | None) -> dict[str,
         if value is _MISSING or value is None:
             continue
         if not _untouched_is_identity(value, field):
-            return _merge_fields(dest, {}, schema, same=False)
-    for key, value in dest.items():
-        # A field the schema does not know is walked without one, which can
-        # pick up a schema again from its own apiVersion/kind.
-        if (
-            isinstance(value, dict)
-            and key not in schema
-            and _untouched_map(value, _resolve_schema(None, value, _MISSING)) is not value
-        ):
             return _merge_fields(dest, {}, schema, same=False)
     return dest
 
@@ -290,6 +312,20 @@ def _merge_list_is_normal(items: list[Any], field: Field) -> bool:
                 return False
             seen_text.add(text)
         return True
+    node = field.node
+    if len(keys) == 1:
+        key = keys[0]
+        seen: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict) or not item:
+                return False
+            text = _key_text(item, key)
+            if text == "" or text in seen:
+                return False
+            seen.add(text)
+            if node and _untouched_map(item, node) is not item:
+                return False
+        return True
     tuples: list[tuple[str, ...]] = []
     for item in items:
         if not isinstance(item, dict) or not item:
@@ -302,7 +338,7 @@ def _merge_list_is_normal(items: list[Any], field: Field) -> bool:
         if len(keys) > 1 and any(_values_match(key_values, other)[0] for other in tuples):
             return False
         tuples.append(key_values)
-        if field.node is not None and _untouched_map(item, field.node) is not item:
+        if node and _untouched_map(item, node) is not item:
             return False
     return True
 
@@ -347,7 +383,41 @@ def _walk_merge_list(dest: object, origin: object, field: Field) -> object:
             return dest
         return _merge_list(dest, [], field, shared=False)
     assert isinstance(origin, list)
+    if len(field.keys) == 1:
+        simple = _merge_simple_list(dest, origin, field)
+        if simple is not None:
+            return simple
     return _merge_list(dest, origin, field, shared=False)
+
+
+def _merge_simple_list(dest: list[Any], origin: list[Any], field: Field) -> list[Any] | None:
+    """The common case, without kyaml's list machinery: one merge key, present
+    and distinct on every element of both lists, no directives. The result is
+    the patch's elements (merged into their targets) then the target's others.
+    Returns None when the case is not that simple.
+    """
+    key = field.keys[0]
+    if not _merge_list_is_normal(dest, field):
+        return None
+    named: set[str] = set()
+    for item in origin:
+        if not isinstance(item, dict) or not item or _DIRECTIVE in item:
+            return None
+        text = _key_text(item, key)
+        if text == "" or text in named:
+            return None
+        named.add(text)
+    position = {_key_text(item, key): index for index, item in enumerate(dest)}
+    result: list[Any] = []
+    for item in origin:
+        text = _key_text(item, key)
+        index = position.get(text)
+        merged = _walk(_MISSING if index is None else dest[index], item, field.node)
+        if not isinstance(merged, dict) or _key_text(merged, key) != text:
+            return None
+        result.append(merged)
+    result.extend(item for item in dest if _key_text(item, key) not in named)
+    return result
 
 
 def _values_match(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
