@@ -77,6 +77,10 @@ class RegistryAuth(httpx.Auth):
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self.tokens_fetched = 0
 
+    @property
+    def knows_bearer_realm(self) -> bool:
+        return self._bearer is not None
+
     # -- state shared between threads -------------------------------------------------
 
     def _token_key(self, params: dict[str, str], scope: str) -> tuple[str, str, str]:
@@ -136,6 +140,13 @@ class RegistryAuth(httpx.Auth):
             yield request
             return
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
+            return
+        if scope is None:
+            # The `/v2/` ping: remember the realm; tokens are fetched per repository scope.
+            with self._lock:
+                self._scheme = "bearer"
+                self._bearer = {k: v for k, v in challenge.params.items()
+                                if k in ("realm", "service")}
             return
         token_scope = challenge.params.get("scope") or scope or ""
         if sent_token:

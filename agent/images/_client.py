@@ -141,6 +141,22 @@ class RegistryClient:
 
     # -- public reads ------------------------------------------------------------------
 
+    def ping(self) -> None:
+        """`GET /v2/` once, so later requests carry the right credentials up front.
+
+        Raises only what makes every request to this host fail: unreachable, or a 401
+        that is not a token challenge (no or wrong credentials).
+        """
+        try:
+            self._send("GET", "/v2/", {}, what=f"{self.host}/v2/", limit=_ERROR_BODY_LIMIT)
+        except UnauthorizedError:
+            if not self.auth.knows_bearer_realm:
+                raise
+        except (RegistryUnreachableError, ForbiddenError):
+            raise
+        except RegistryError:
+            pass  # some proxies do not serve /v2/; the real requests will tell
+
     def head_manifest(self, repository: str, reference: str) -> Head:
         """Digest, media type and size of a manifest without downloading it."""
         what = _what(self.host, repository, reference)

@@ -26,6 +26,7 @@ from agent.images._prepull import PrepullReport, plan_prepull, prepull
 from agent.images._reference import ImageRef, parse_reference
 from agent.images._resolve import Resolution, Resolver
 from agent.images._rewrite import RegistryRewrite
+from agent.images._store import ManifestStore
 from agent.model import Bundle
 from agent.tiers import Tier
 
@@ -68,14 +69,42 @@ def client_options(cfg: ImagesConfig, *, insecure_http: bool | None = None) -> C
                          else insecure_http, ca_file=cfg.ca_file)
 
 
+def _ping_hosts(pool: RegistryPool, hosts: Iterable[str], workers: int
+                ) -> dict[str, ImageError]:
+    """Ping each registry once; returns the hosts every request to which would fail."""
+    def ping(host: str) -> tuple[str, ImageError | None]:
+        try:
+            pool.client(host).ping()
+        except ImageError as exc:
+            return host, exc
+        return host, None
+
+    unique = list(dict.fromkeys(hosts))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique))),
+                            thread_name_prefix="image-ping") as executor:
+        return {h: e for h, e in executor.map(ping, unique) if e is not None}
+
+
 def resolve_all(refs: Iterable[ImageRef], *, pool: RegistryPool, platform: Platform,
-                pin: str = "platform", workers: int = DEFAULT_WORKERS
+                pin: str = "platform", workers: int = DEFAULT_WORKERS,
+                store: ManifestStore | None = None
                 ) -> tuple[dict[ImageRef, Resolution], dict[ImageRef, ImageError]]:
-    """Resolve distinct references concurrently; failures are collected, not raised."""
-    resolver = Resolver(pool, platform, "index" if pin == "index" else "platform")
+    """Resolve distinct references concurrently; failures are collected, not raised.
+
+    Each registry is pinged first, so the concurrent requests carry credentials from
+    the start and an unreachable or refusing registry fails its images at once.
+    """
+    resolver = Resolver(pool, platform, "index" if pin == "index" else "platform", store)
     unique = list(dict.fromkeys(refs))
     resolved: dict[ImageRef, Resolution] = {}
     failed: dict[ImageRef, ImageError] = {}
+    if not unique:
+        return resolved, failed
+    down = _ping_hosts(pool, (r.domain for r in unique), workers)
+    for ref in unique:
+        if ref.domain in down:
+            failed[ref] = down[ref.domain]
+    unique = [r for r in unique if r.domain not in down]
 
     def one(ref: ImageRef) -> tuple[ImageRef, Resolution | ImageError]:
         try:
@@ -163,9 +192,12 @@ def pin_bundle(bundle: Bundle, *, tier: Tier, cfg: ImagesConfig, platform: str |
     if todo:
         credentials = credentials_for(cfg, hosts=[rewrite.effective_host])
         with RegistryPool(credentials, options or client_options(cfg)) as pool:
+            store = ManifestStore(cache_dir / "manifests") if cache_dir is not None else None
             resolved, failed = resolve_all(todo.values(), pool=pool, platform=node,
-                                           pin=cfg.pin, workers=workers)
+                                           pin=cfg.pin, workers=workers, store=store)
             requests = pool.requests
+            if store is not None:
+                store.prune()
         for source, ref in todo.items():
             if ref in resolved:
                 r = resolved[ref]

@@ -1,11 +1,15 @@
 """Resolving one reference to the digest a node of a given platform will run.
 
-HEAD first (cheap, and free of pull quotas) to learn the digest and media
-type; then the manifest by digest, so the body can be checked against it.
-Manifests are content-addressed, so an in-memory cache by digest lets many
-tags that share an index cost one download. For an index/list the node's
-entry is picked; for a single-platform image the config blob says which
-platform it is built for.
+HEAD comes before GET whenever the GET might be avoidable: for a digest
+reference whose manifest is already stored, and for tags once the on-disk
+manifest store holds anything (a new revision whose tags did not move then
+costs one HEAD per image, which pull quotas do not count). With nothing stored
+a HEAD could save nothing, so the manifest is fetched directly and its body
+checked against the registry's `Docker-Content-Digest`. Manifests are
+content-addressed, so an in-memory cache by digest also lets many tags that
+share an index cost one download. For an index/list the node's entry is
+picked; for a single-platform image the config blob says which platform it is
+built for.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from agent.images._manifest import (
 )
 from agent.images._platform import Platform, select
 from agent.images._reference import ImageRef
+from agent.images._store import ManifestStore
 
 PinMode = Literal["platform", "index"]
 
@@ -44,20 +49,37 @@ class Resolution:
 class Resolver:
     """Resolves references through a `RegistryPool`; safe to share between threads."""
 
-    def __init__(self, pool: RegistryPool, platform: Platform, pin: PinMode = "platform"):
+    def __init__(self, pool: RegistryPool, platform: Platform, pin: PinMode = "platform",
+                 store: ManifestStore | None = None):
         self.pool = pool
         self.platform = platform
         self.pin = pin
+        self.store = store
         self._manifests: dict[str, Index | Manifest] = {}
         self._lock = threading.Lock()
 
+    def _known(self, digest: str) -> Index | Manifest | None:
+        with self._lock:
+            found = self._manifests.get(digest)
+        if found is None and self.store is not None:
+            body = self.store.get(digest)
+            if body is not None:
+                found = parse_manifest(body, None)
+                with self._lock:
+                    self._manifests[digest] = found
+        return found
+
     def resolve(self, ref: ImageRef) -> Resolution:
         client = self.pool.client(ref.domain)
-        head = client.head_manifest(ref.repository, ref.manifest_reference)
-        if ref.digest and head.digest and head.digest != ref.digest:
-            raise DigestMismatchError(f"registry answered {head.digest} for a digest reference",
-                                      where=str(ref))
-        digest = head.digest or ref.digest
+        stored = self.store is not None and self.store.has_content
+        if (ref.digest and self._known(ref.digest) is not None) or (not ref.digest and stored):
+            head = client.head_manifest(ref.repository, ref.manifest_reference)
+            if ref.digest and head.digest and head.digest != ref.digest:
+                raise DigestMismatchError(f"registry answered {head.digest} for a digest "
+                                          "reference", where=str(ref))
+            digest = head.digest or ref.digest
+        else:
+            digest = ref.digest
         manifest, digest = self._manifest(client, ref, digest)
         if isinstance(manifest, Index):
             return self._from_index(client, ref, manifest, digest)
@@ -66,17 +88,18 @@ class Resolver:
     def _manifest(self, client: RegistryClient, ref: ImageRef,
                   digest: str | None) -> tuple[Index | Manifest, str]:
         if digest is not None:
-            with self._lock:
-                cached = self._manifests.get(digest)
+            cached = self._known(digest)
             if cached is not None:
                 return cached, digest
             fetched = client.get_manifest(ref.repository, digest, expected_digest=digest)
         else:
-            # No digest header on HEAD (some proxies strip it): fetch by tag and hash.
+            # By tag: the body is hashed and must match the registry's digest header.
             fetched = client.get_manifest(ref.repository, ref.manifest_reference)
         parsed = _parse(fetched, ref)
         with self._lock:
             self._manifests[fetched.digest] = parsed
+        if self.store is not None:
+            self.store.put(fetched.digest, fetched.body)
         return parsed, fetched.digest
 
     def _from_index(self, client: RegistryClient, ref: ImageRef, index: Index,

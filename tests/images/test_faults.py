@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,7 @@ from agent.images import (
     parse_platform,
     parse_reference,
 )
+from agent.images._store import ManifestStore
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -121,10 +123,18 @@ FAST = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05, max_retry_after=2
 
 
 def resolver(fake: FakeRegistry, platform: str = "linux/arm64",
-             max_bytes: int = 4 * 1024 * 1024) -> Resolver:
+             max_bytes: int = 4 * 1024 * 1024, store: ManifestStore | None = None) -> Resolver:
     pool = RegistryPool(options=ClientOptions(insecure_http=True, retry=FAST,
                                               max_manifest_bytes=max_bytes, timeout=5))
-    return Resolver(pool, parse_platform(platform))
+    return Resolver(pool, parse_platform(platform), store=store)
+
+
+def warm_store(directory: Path, *bodies: bytes) -> ManifestStore:
+    """A manifest store that already holds something, so the resolver HEADs first."""
+    seed = ManifestStore(directory)
+    for body in bodies or (b"{}",):
+        seed.put(sha(body), body)
+    return ManifestStore(directory)
 
 
 def ref(fake: FakeRegistry, tag: str = "v1") -> str:
@@ -144,15 +154,30 @@ def serve_manifest(fake: FakeRegistry, body: bytes, *, header_digest: str | None
     headers = {"Docker-Content-Digest": digest, "Content-Type": content_type}
     fake.on("HEAD", "/v2/team/app/manifests/v1", Reply(200, b"", headers))
     fake.on("GET", f"/v2/team/app/manifests/{digest}", get or Reply(200, body, headers))
+    fake.on("GET", "/v2/team/app/manifests/v1", get or Reply(200, body, headers))
     return digest
 
 
-def test_a_good_index_resolves(fake: FakeRegistry) -> None:
+def test_a_good_index_resolves(fake: FakeRegistry, tmp_path: Path) -> None:
     child = "sha256:" + "d" * 64
     body = index_body(("linux", "amd64"), ("linux", "arm64"), child=child)
     digest = serve_manifest(fake, body)
-    r = resolver(fake).resolve(parse_reference(ref(fake)))
+    # Nothing stored: one GET by tag, checked against the digest header.
+    r = resolver(fake, store=ManifestStore(tmp_path)).resolve(parse_reference(ref(fake)))
     assert (r.digest, r.index_digest) == (child, digest)
+    assert [(m, p) for m, p, _ in fake.hits] == [("GET", "/v2/team/app/manifests/v1")]
+    # Now stored: a new resolver (a later revision) HEADs the tag and downloads nothing.
+    fake.hits.clear()
+    r = resolver(fake, store=ManifestStore(tmp_path)).resolve(parse_reference(ref(fake)))
+    assert (r.digest, r.index_digest) == (child, digest)
+    assert [(m, p) for m, p, _ in fake.hits] == [("HEAD", "/v2/team/app/manifests/v1")]
+    # A damaged stored copy is noticed, dropped and fetched again by digest.
+    (tmp_path / digest.replace(":", "-")).write_bytes(body + b" ")
+    fake.hits.clear()
+    r = resolver(fake, store=ManifestStore(tmp_path)).resolve(parse_reference(ref(fake)))
+    assert r.digest == child
+    assert [m for m, _, _ in fake.hits] == ["HEAD", "GET"]
+    assert (tmp_path / digest.replace(":", "-")).read_bytes() == body
 
 
 @pytest.mark.parametrize("garbage", [b"<html>oops</html>", b"[1, 2]", b'{"mediaType": 7}',
@@ -180,14 +205,15 @@ def test_header_digest_that_does_not_match_the_body(fake: FakeRegistry) -> None:
         resolver(fake).resolve(parse_reference(ref(fake)))
 
 
-def test_body_that_does_not_match_the_requested_digest(fake: FakeRegistry) -> None:
+def test_body_that_does_not_match_the_requested_digest(fake: FakeRegistry,
+                                                       tmp_path: Path) -> None:
     body = index_body(("linux", "arm64"))
     other = index_body(("linux", "amd64"))
     # A consistent header, but for other bytes than the digest HEAD promised.
     serve_manifest(fake, body, get=Reply(200, other, {"Docker-Content-Digest": sha(other),
                                                        "Content-Type": OCI_INDEX}))
     with pytest.raises(DigestMismatchError, match="asked for " + sha(body)):
-        resolver(fake).resolve(parse_reference(ref(fake)))
+        resolver(fake, store=warm_store(tmp_path)).resolve(parse_reference(ref(fake)))
 
 
 def test_oversized_manifest_announced(fake: FakeRegistry) -> None:
@@ -216,14 +242,14 @@ def test_index_without_the_node_platform(fake: FakeRegistry) -> None:
     assert "offers linux/amd64, windows/arm64" in str(info.value)
 
 
-def test_429_with_retry_after_is_honoured(fake: FakeRegistry) -> None:
+def test_429_with_retry_after_is_honoured(fake: FakeRegistry, tmp_path: Path) -> None:
     body = index_body(("linux", "arm64"))
     digest = sha(body)
     headers = {"Docker-Content-Digest": digest, "Content-Type": OCI_INDEX}
     fake.on("HEAD", "/v2/team/app/manifests/v1", Reply(429, b"", {"Retry-After": "1"}),
             Reply(200, b"", headers))
     fake.on("GET", f"/v2/team/app/manifests/{digest}", Reply(503, b""), Reply(200, body, headers))
-    resolution = resolver(fake).resolve(parse_reference(ref(fake)))
+    resolution = resolver(fake, store=warm_store(tmp_path)).resolve(parse_reference(ref(fake)))
     assert resolution.index_digest == digest
     heads = [t for m, _, t in fake.hits if m == "HEAD"]
     assert len(heads) == 2
@@ -232,12 +258,12 @@ def test_429_with_retry_after_is_honoured(fake: FakeRegistry) -> None:
 
 
 def test_429_forever_and_too_long_retry_after(fake: FakeRegistry) -> None:
-    fake.on("HEAD", "/v2/team/app/manifests/v1", Reply(429, b"", {"Retry-After": "0"}))
+    fake.on("GET", "/v2/team/app/manifests/v1", Reply(429, b"", {"Retry-After": "0"}))
     with pytest.raises(RateLimitedError, match="429"):
         resolver(fake).resolve(parse_reference(ref(fake)))
     assert len(fake.hits) == FAST.attempts
     fake.hits.clear()
-    fake.on("HEAD", "/v2/team/app/manifests/v1", Reply(429, b"", {"Retry-After": "3600"}))
+    fake.on("GET", "/v2/team/app/manifests/v1", Reply(429, b"", {"Retry-After": "3600"}))
     start = time.monotonic()
     with pytest.raises(RateLimitedError, match="retry after 3600s"):
         resolver(fake).resolve(parse_reference(ref(fake)))
@@ -246,7 +272,7 @@ def test_429_forever_and_too_long_retry_after(fake: FakeRegistry) -> None:
 
 
 def test_server_errors_exhaust_retries(fake: FakeRegistry) -> None:
-    fake.on("HEAD", "/v2/team/app/manifests/v1", Reply(502, b""))
+    fake.on("GET", "/v2/team/app/manifests/v1", Reply(502, b""))
     with pytest.raises(RegistryError, match="HTTP 502"):
         resolver(fake).resolve(parse_reference(ref(fake)))
     assert len(fake.hits) == FAST.attempts
@@ -276,14 +302,15 @@ def test_artifact_that_is_not_an_image(fake: FakeRegistry) -> None:
         resolver(fake).resolve(parse_reference(ref(fake)))
 
 
-def test_many_tags_sharing_an_index_download_it_once(fake: FakeRegistry) -> None:
+def test_many_tags_sharing_an_index_download_it_once(fake: FakeRegistry,
+                                                     tmp_path: Path) -> None:
     body = index_body(("linux", "arm64"))
     digest = sha(body)
     headers = {"Docker-Content-Digest": digest, "Content-Type": OCI_INDEX}
     for tag in ("a", "b", "c"):
         fake.on("HEAD", f"/v2/team/app/manifests/{tag}", Reply(200, b"", headers))
     fake.on("GET", f"/v2/team/app/manifests/{digest}", Reply(200, body, headers))
-    res = resolver(fake)
+    res = resolver(fake, store=warm_store(tmp_path))
     for tag in ("a", "b", "c"):
         res.resolve(parse_reference(ref(fake, tag)))
     methods: Callable[[str], int] = lambda m: sum(1 for h in fake.hits if h[0] == m)  # noqa: E731
