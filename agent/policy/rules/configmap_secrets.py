@@ -35,6 +35,10 @@ _TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("credentials in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s:/@]{3,}@")),
 )
 
+# One pass over a value finds every kind at once (values can be whole embedded files).
+_ANY_TOKEN = re.compile("|".join(f"(?P<t{i}>{pattern.pattern})"
+                                 for i, (_, pattern) in enumerate(_TOKEN_PATTERNS)))
+
 _SECRET_KEY = re.compile(
     r"(pass(word|wd|phrase)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|"
     r"private[_.-]?key|credential|auth|bearer|session[_.-]?key|signing[_.-]?key|"
@@ -76,10 +80,11 @@ def _looks_random(value: str) -> bool:
 
 def findings(key: str, value: str) -> Iterator[str]:
     """What in one ConfigMap entry looks like a credential, as phrases naming where."""
-    seen: set[str] = set()
-    for what, pattern in _TOKEN_PATTERNS:
-        if pattern.search(value) and what not in seen:
-            seen.add(what)
+    seen: list[str] = []
+    for token in _ANY_TOKEN.finditer(value):
+        what = _TOKEN_PATTERNS[int(str(token.lastgroup)[1:])][0]
+        if what not in seen:
+            seen.append(what)
             yield f"key {key!r} holds what looks like {what}"
     if seen:
         return
