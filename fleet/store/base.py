@@ -233,16 +233,22 @@ class SqlStore:
             latest = self._one(db, "SELECT desired_revision FROM node_status "
                                    "WHERE commit_time IS NOT NULL "
                                    "ORDER BY commit_time DESC LIMIT 1")
-            states = self._all(db, f"SELECT tier, region, {STATE_SQL} AS state, COUNT(*) "
-                                   "FROM node_status GROUP BY tier, region, 3 "
-                                   "ORDER BY tier, region, 3", (cutoff,))
-            revisions = self._all(db, "SELECT tier, region, revision, COUNT(*) "
-                                      "FROM node_status GROUP BY tier, region, revision "
-                                      "ORDER BY tier, region, 4 DESC")
+            # One scan of node_status, grouped by everything the summary shows.
+            groups = self._all(db, "SELECT tier, region, state, revision, COUNT(*) FROM ("
+                                   f"SELECT tier, region, revision, {STATE_SQL} AS state "
+                                   "FROM node_status) s GROUP BY tier, region, state, revision",
+                               (cutoff,))
+        states: dict[tuple[str, str, str], int] = {}
+        revisions: dict[tuple[str, str, str | None], int] = {}
+        for tier, region, state, revision, count in groups:
+            states[(tier, region, state)] = states.get((tier, region, state), 0) + int(count)
+            revisions[(tier, region, revision)] = (revisions.get((tier, region, revision), 0)
+                                                   + int(count))
         return Summary(
             latest_revision=latest[0] if latest else None,
-            by_state=[GroupCount(r[0], r[1], r[2], int(r[3])) for r in states],
-            by_revision=[GroupCount(r[0], r[1], r[2], int(r[3])) for r in revisions])
+            by_state=[GroupCount(t, r, k, c) for (t, r, k), c in sorted(states.items())],
+            by_revision=[GroupCount(t, r, k, c) for (t, r, k), c in sorted(
+                revisions.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1]))])
 
     def history(self, since: float) -> list[HistoryRow]:
         with self._tx() as db:
