@@ -26,8 +26,8 @@ Package: {package}
 Version: {version}
 Architecture: all
 Maintainer: edgesync maintainers <maintainers@edgesync.invalid>
-Depends: python3 (>= 3.11)
-Recommends: git
+Depends: python3 (>= 3.11), git
+Recommends: openssh-client, gnupg
 Section: admin
 Priority: optional
 Installed-Size: {size_kib}

@@ -100,10 +100,10 @@ def stage(site: Path) -> None:
         shutil.copyfile(source, ship / name)
 
 
-def download_twins(dist: str, version: str, into: Path) -> list[Path]:
+def download_twins(dist: str, version: str, into: Path, pythons: tuple[str, ...]) -> list[Path]:
     wheels = []
     for arch in ARCHES:
-        for python in PYTHONS:
+        for python in pythons:
             dest = into / f"{arch}-{python}"
             run(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                 "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
@@ -117,7 +117,7 @@ def download_twins(dist: str, version: str, into: Path) -> list[Path]:
     return wheels
 
 
-def make_neutral(site: Path, downloads: Path) -> None:
+def make_neutral(site: Path, downloads: Path, pythons: tuple[str, ...] = PYTHONS) -> None:
     owned = owners(site)
     compiled = [p for p in site.rglob("*")
                 if p.is_file() and (p.name.endswith(EXTENSIONS) or ".so." in p.name)]
@@ -133,18 +133,18 @@ def make_neutral(site: Path, downloads: Path) -> None:
             needs_twins.add((dist, version))
     for dist, version in sorted(needs_twins):
         print(f"{dist} {version} has no pure-Python fallback: bundling every platform's build")
-        for wheel in download_twins(dist, version, downloads):
+        for wheel in download_twins(dist, version, downloads, pythons):
             with zipfile.ZipFile(wheel) as zf:
                 for name in zf.namelist():
                     if name.endswith(EXTENSIONS) and ".dist-info/" not in name:
                         (site / name).parent.mkdir(parents=True, exist_ok=True)
                         (site / name).write_bytes(zf.read(name))
 
-def build(out: Path) -> Path:
+def build(out: Path, pythons: tuple[str, ...] = PYTHONS) -> Path:
     with tempfile.TemporaryDirectory(prefix="edge-agent-zipapp-") as tmp:
         site = Path(tmp) / "site-packages"
         stage(site)
-        make_neutral(site, Path(tmp) / "wheels")
+        make_neutral(site, Path(tmp) / "wheels", pythons)
         out.parent.mkdir(parents=True, exist_ok=True)
         shiv = Path(sys.executable).with_name("shiv")
         run(str(shiv) if shiv.exists() else "shiv", "--site-packages", str(site),
@@ -156,8 +156,11 @@ def build(out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist" / "edge-agent.pyz")
+    parser.add_argument("--pythons", default=",".join(PYTHONS),
+                        help="CPython versions to carry compiled twins for; a fleet on one "
+                             "known version can ship a smaller file (default: %(default)s)")
     args = parser.parse_args()
-    out = build(args.out)
+    out = build(args.out, tuple(v.strip() for v in args.pythons.split(",") if v.strip()))
     print(f"built {out} ({out.stat().st_size // 1024} KiB)")
 
 
