@@ -75,6 +75,8 @@ def serve(*, db: str | None = DB_OPTION,
           rate: float = typer.Option(5.0, "--rate", help="requests/s per node (0: no limit)"),
           burst: float = typer.Option(20.0, "--burst", help="requests a node may burst"),
           access_log: bool = typer.Option(False, "--access-log/--no-access-log"),
+          tls_cert: str | None = typer.Option(None, "--tls-cert", help="PEM certificate"),
+          tls_key: str | None = typer.Option(None, "--tls-key", help="PEM private key"),
           ) -> None:
     """Run the fleet service (ingest, queries, dashboard, /metrics)."""
     import uvicorn
@@ -90,10 +92,14 @@ def serve(*, db: str | None = DB_OPTION,
         _fail(exc)
     settings = Settings(max_body_bytes=max_body, rate_per_node=rate, burst_per_node=burst,
                         offline_after=offline_after)
-    typer.echo(f"fleet service on http://{listen} (store: {_describe(db)})", err=True)
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together")
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"fleet service on {scheme}://{listen} (store: {_describe(db)})", err=True)
     try:
         uvicorn.run(create_app(store, settings), host=host.strip("[]"), port=int(port),
-                    log_level="warning", access_log=access_log, server_header=False)
+                    log_level="warning", access_log=access_log, server_header=False,
+                    ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ the service keeps one copy per idempotency key, so a retry is harmless.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,12 @@ class Sender:
     def __init__(self, url: str, token: str, ca_file: str | None = None, *,
                  timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = url.rstrip("/") + "/v1/reports"
-        verify: Any = ca_file if ca_file else True
+        verify: Any = True
+        if ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ReportError(f"cannot load fleet CA file: {exc}", where=ca_file) from exc
         self._client = httpx.Client(
             headers={"Authorization": f"Bearer {token}", "User-Agent": "edgesync-agent"},
             timeout=timeout, verify=verify, transport=transport)

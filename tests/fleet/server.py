@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,7 +39,11 @@ class FleetServer:
         self.workdir = workdir
         self.extra = extra
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: bool | str = True
+        if "--tls-cert" in extra:
+            self.verify = extra[extra.index("--tls-cert") + 1]
+        scheme = "https" if "--tls-cert" in extra else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"fleet-{self.port}.log"
 
@@ -53,7 +58,8 @@ class FleetServer:
             if self.proc.poll() is not None:
                 raise AssertionError(f"fleet serve exited: {self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=1,
+                             verify=_context(self.verify)).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -68,3 +74,7 @@ class FleetServer:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+def _context(verify: bool | str) -> bool | ssl.SSLContext:
+    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
