@@ -72,9 +72,15 @@ def _reap(pid: int) -> None:
 def is_alive(proc: Running) -> bool:
     _reap(proc.pid)
     fields = _stat_fields(proc.pid)
-    if fields is None or fields[0] in ("Z", "X"):
+    if fields is None or int(fields[19]) != proc.start_time:
         return False
-    return int(fields[19]) == proc.start_time
+    if fields[0] not in ("Z", "X"):
+        return True
+    # A zombie leader may still have threads holding its sockets: dead once its fds are gone.
+    try:
+        return bool(os.listdir(f"/proc/{proc.pid}/fd"))
+    except OSError:
+        return False
 
 
 def spawn(spec: ProcSpec) -> Running:

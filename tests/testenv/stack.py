@@ -54,6 +54,18 @@ class Launcher:
         wait_ready(spec, record.running, probe(record.ready), timeout)
         return record.running
 
+    def launch_together(self, batch: list[tuple[ProcSpec, dict[str, object], float]]) -> None:
+        """Start independent processes at once, then wait for each: start-up overlaps."""
+        records = []
+        for spec, ready, _ in batch:
+            record = ProcRecord(spec, None, dict(ready))
+            self.component.procs[spec.name] = record
+            record.running = spawn(spec)
+            records.append(record)
+        for record, (_, _, timeout) in zip(records, batch, strict=True):
+            assert record.running is not None
+            wait_ready(record.spec, record.running, probe(record.ready), timeout)
+
     def forwarder(self, name: str, routes: list[tuple[int, int]]) -> None:
         argv = [sys.executable, "-m", "tests.testenv.proxy"]
         argv += [f"{listen}:{target}" for listen, target in routes]
