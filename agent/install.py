@@ -66,10 +66,12 @@ def packaged_file(name: str) -> str:
 
 
 def running_binary() -> str:
-    """The `edge-agent` executable that should run as the service."""
+    """The command that should run as the service: this very `edge-agent`."""
     argv0 = Path(sys.argv[0])
     if argv0.suffix == ".pyz" and argv0.is_file():
-        return str(argv0.resolve())
+        pyz = argv0.resolve()
+        # A zipapp copied without its exec bit still runs through the interpreter.
+        return str(pyz) if os.access(pyz, os.X_OK) else f"{sys.executable} {pyz}"
     found = shutil.which("edge-agent")
     return str(Path(found).resolve()) if found else SHIPPED_BINARY
 
@@ -104,6 +106,8 @@ def install(root: str | os.PathLike[str] = "/", *, now: bool = False,
         raise InstallError("--now starts the service on this machine; it cannot be combined "
                            f"with --root {base}", where=str(base))
     exe = binary or running_binary()
+    if not Path(exe.split(" ", 1)[0]).is_absolute():
+        raise InstallError(f"ExecStart needs an absolute path, got {exe!r}", where="--binary")
     unit_dir, config_dir, state_dir = base / UNIT_DIR, base / CONFIG_DIR, base / STATE_DIR
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)

@@ -125,3 +125,19 @@ def test_deb_installs_into_a_scratch_root_and_runs(dist: Path, tmp_path: Path) -
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     assert "Usage: edge-agent" in run.stdout
+
+
+def test_zipapp_installs_itself_as_the_service(dist: Path, tmp_path: Path) -> None:
+    pyz = dist / "edge-agent.pyz"
+    root = tmp_path / "root"
+    run = subprocess.run([str(pyz), "install", "--root", str(root)],
+                         env=clean_env(tmp_path / "home"), capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    unit = (root / "etc/systemd/system/edge-agent.service").read_text()
+    assert f"ExecStart={pyz.resolve()} run --config /etc/edgesync/agent.yaml" in unit
+    # The files come from inside the archive, identical to the ones in packaging/.
+    assert (root / "etc/edgesync/agent.yaml").read_text() == (
+        REPO / "packaging" / "agent.yaml.example").read_text()
+    assert (root / "etc/sysusers.d/edgesync.conf").read_text() == (
+        REPO / "packaging" / "systemd" / "edgesync.sysusers.conf").read_text()

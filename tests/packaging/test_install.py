@@ -123,3 +123,10 @@ def test_template_documents_every_config_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line", ["node: gw-001", "tier: edge-site-a"])
 def test_template_sets_the_required_keys(line: str) -> None:
     assert line in TEMPLATE.read_text().splitlines()
+
+
+def test_a_relative_binary_is_refused(tmp_path: Path) -> None:
+    code, out = run_install("--root", str(tmp_path), "--binary", "bin/edge-agent")
+    assert code == 1
+    assert "--binary: ExecStart needs an absolute path" in out
+    assert list(tmp_path.iterdir()) == []
