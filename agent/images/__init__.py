@@ -11,6 +11,7 @@ The public surface is small; everything else lives in private modules.
 Errors all derive from `agent.errors.ImageError`.
 """
 
+from agent.images import _httpx  # noqa: F401, I001  (before anything imports httpx)
 from agent.errors import ImageError
 from agent.images._bundle import ImageUse, image_uses, map_images
 from agent.images._client import ClientOptions, RegistryClient, RegistryPool, RetryPolicy

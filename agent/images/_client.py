@@ -205,10 +205,19 @@ class RegistryClient:
 
     def _send(self, method: str, path: str, headers: dict[str, str], *, what: str,
               limit: int = 0) -> tuple[httpx.Response, bytes]:
+        # The first try runs bare: building a tenacity loop costs more CPU than the request
+        # itself on a healthy registry, so tenacity takes over only once a try has failed.
+        try:
+            return self._send_once(method, path, headers, what=what, limit=limit)
+        except _RetryableError as exc:
+            first = exc
         policy = self.options.retry
-        retrying = Retrying(stop=stop_after_attempt(max(policy.attempts, 1)),
+        if policy.attempts <= 1:
+            raise first.final from None
+        retrying = Retrying(stop=stop_after_attempt(policy.attempts - 1),
                             wait=self._wait, retry=retry_if_exception_type(_RetryableError),
                             reraise=True)
+        time.sleep(self._delay(first, 1))
         try:
             for attempt in retrying:
                 with attempt:
@@ -218,11 +227,15 @@ class RegistryClient:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
-        policy = self.options.retry
         exc = state.outcome.exception() if state.outcome else None
+        # Attempt n of the tenacity loop is attempt n + 1 overall (the bare first try).
+        return self._delay(exc, state.attempt_number + 1)
+
+    def _delay(self, exc: BaseException | None, failed_attempt: int) -> float:
+        policy = self.options.retry
         if isinstance(exc, _RetryableError) and exc.retry_after is not None:
             return exc.retry_after
-        return float(min(policy.max_backoff, policy.backoff * 2 ** (state.attempt_number - 1)))
+        return float(min(policy.max_backoff, policy.backoff * 2 ** (failed_attempt - 1)))
 
     def _send_once(self, method: str, path: str, headers: dict[str, str], *, what: str,
                    limit: int) -> tuple[httpx.Response, bytes]:
