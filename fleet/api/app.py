@@ -23,8 +23,9 @@ from fleet.api import auth, page
 from fleet.api.openapi import document
 from fleet.api.ratelimit import RateLimiter
 from fleet.api.schema import SchemaError, parse_body, to_ingest
-from fleet.errors import StoreError
+from fleet.errors import ConflictError, FleetError, NotFoundError, StoreError
 from fleet.metrics import metrics_report
+from fleet.rollout.waves import Wave
 from fleet.store import STATES, NodeIdentity, SqlStore
 
 log = logging.getLogger("fleet.api")
@@ -223,6 +224,60 @@ class FleetApp:
         rows = self.store.history(time.time() - days * 86400)
         return metrics_report(rows, days, tiers, summary.latest_revision)
 
+    # -- rollouts ---------------------------------------------------------------------
+    async def get_rollout(self, request: Request) -> Response:
+        from fleet import rollout
+
+        raw = request.path_params.get("rollout_id")
+        try:
+            rollout_id = None if raw is None else _int_param(raw, "rollout_id", 1, 2**31 - 1, 1)
+            data = await run_in_threadpool(rollout.status, self.store, rollout_id)
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        except NotFoundError as exc:
+            return _error(404, str(exc))
+        return JSONResponse(data)
+
+    async def post_rollout(self, request: Request) -> Response:
+        from fleet import rollout
+
+        raw = await self._read_body(request)
+        if raw is None:
+            return self._reject("too_large", 413, "body too large")
+        try:
+            revision, waves, gate = _rollout_body(raw)
+            record = await run_in_threadpool(rollout.start, self.store, revision, waves, gate)
+            data = await run_in_threadpool(rollout.status, self.store, record.id)
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        except ConflictError as exc:
+            return _error(409, str(exc))
+        except FleetError as exc:
+            return self._reject("invalid", 422, str(exc), field="waves")
+        return JSONResponse(data, status_code=201)
+
+    async def change_rollout(self, request: Request) -> Response:
+        from fleet import rollout
+
+        action = request.path_params["action"]
+        try:
+            rollout_id = _int_param(request.path_params["rollout_id"], "rollout_id", 1,
+                                    2**31 - 1, 1)
+            force = request.query_params.get("force", "false").lower() in ("1", "true", "yes")
+            if action == "promote":
+                data = await run_in_threadpool(rollout.promote, self.store, rollout_id, force)
+            elif action == "abort":
+                data = await run_in_threadpool(rollout.abort, self.store, rollout_id)
+            else:
+                return _error(404, f"no such action: {action}")
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        except NotFoundError as exc:
+            return _error(404, str(exc))
+        except ConflictError as exc:
+            return _error(409, str(exc))
+        return JSONResponse(data)
+
     # -- the page ---------------------------------------------------------------------
     async def dashboard(self, request: Request) -> Response:
         operator = await self._operator(request)
@@ -293,6 +348,11 @@ class FleetApp:
             Route("/v1/summary", guard(self.get_summary)),
             Route("/v1/status", guard(self.get_status)),
             Route("/v1/metrics", guard(self.get_metrics)),
+            Route("/v1/rollouts", guard(self.post_rollout), methods=["POST"]),
+            Route("/v1/rollouts/latest", guard(self.get_rollout), methods=["GET"]),
+            Route("/v1/rollouts/{rollout_id}", guard(self.get_rollout), methods=["GET"]),
+            Route("/v1/rollouts/{rollout_id}/{action}", guard(self.change_rollout),
+                  methods=["POST"]),
         ])
 
 
@@ -318,6 +378,36 @@ def _int_param(value: str | None, name: str, low: int, high: int, default: int) 
     if not low <= number <= high:
         raise SchemaError(name, f"must be between {low} and {high}")
     return number
+
+
+def _rollout_body(raw: bytes) -> tuple[str, list[Wave], float]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise SchemaError("body", "not valid JSON") from None
+    if not isinstance(data, dict) or set(data) - {"revision", "waves", "gate"}:
+        raise SchemaError("body", "must be an object with revision, waves and gate")
+    revision = data.get("revision")
+    if not isinstance(revision, str) or not 1 <= len(revision) <= 128 or "\x00" in revision:
+        raise SchemaError("revision", "required, a string of 1 to 128 characters")
+    _text_param(revision, "revision")
+    waves = data.get("waves")
+    if not isinstance(waves, list) or not 1 <= len(waves) <= 50:
+        raise SchemaError("waves", "required, a list of 1 to 50 waves")
+    parsed = []
+    for i, wave in enumerate(waves):
+        if (not isinstance(wave, dict) or set(wave) != {"tier", "percent"}
+                or not isinstance(wave["tier"], str) or not 1 <= len(wave["tier"]) <= 63
+                or isinstance(wave["percent"], bool)
+                or not isinstance(wave["percent"], int | float)
+                or not 0 < wave["percent"] <= 100):
+            raise SchemaError(f"waves[{i}]", "must be {tier, percent} with 0 < percent <= 100")
+        _text_param(wave["tier"], f"waves[{i}].tier")
+        parsed.append(Wave(wave["tier"], float(wave["percent"])))
+    gate = data.get("gate", 0.95)
+    if isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 <= gate <= 1:
+        raise SchemaError("gate", "must be a number between 0 and 1")
+    return revision, parsed, float(gate)
 
 
 def create_app(store: SqlStore, settings: Settings | None = None) -> Starlette:

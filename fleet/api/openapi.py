@@ -116,6 +116,42 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "metrics", "content": {
                     "application/json": {"schema": {"type": "object"}}}},
                     "401": _error(), "422": _error()}}},
+            "/v1/rollouts": {"post": {
+                "summary": "Start a staged rollout (not yet enforced by agents)",
+                "security": operator,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["revision", "waves"], "properties": {
+                        "revision": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "gate": {"type": "number", "minimum": 0, "maximum": 1},
+                        "waves": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
+                            "type": "object", "additionalProperties": False,
+                            "required": ["tier", "percent"], "properties": {
+                                "tier": {"type": "string", "minLength": 1, "maxLength": 63},
+                                "percent": {"type": "number", "exclusiveMinimum": True,
+                                            "minimum": 0, "maximum": 100}}}}}}}}},
+                "responses": {"201": {"description": "started", "content": {
+                    "application/json": {"schema": {"type": "object"}}}},
+                    "401": _error(), "409": _error(), "422": _error()}}},
+            "/v1/rollouts/{rollout_id}": {"get": {
+                "summary": "A rollout and its waves' gates", "security": operator,
+                "parameters": [{"name": "rollout_id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "responses": {"200": {"description": "rollout", "content": {
+                    "application/json": {"schema": {"type": "object"}}}},
+                    "401": _error(), "404": _error(), "422": _error()}}},
+            "/v1/rollouts/{rollout_id}/{action}": {"post": {
+                "summary": "Promote to the next wave (if its gate passes) or abort",
+                "security": operator,
+                "parameters": [
+                    {"name": "rollout_id", "in": "path", "required": True,
+                     "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "action", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": ["promote", "abort"]}},
+                    {"name": "force", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": {"200": {"description": "rollout", "content": {
+                    "application/json": {"schema": {"type": "object"}}}},
+                    "401": _error(), "404": _error(), "409": _error(), "422": _error()}}},
             "/healthz": {"get": {"summary": "Liveness", "security": [],
                                  "responses": {"200": {"description": "ok"}}}},
         },

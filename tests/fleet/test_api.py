@@ -209,3 +209,29 @@ def test_openapi_document_is_served(service: Service) -> None:
     doc = httpx.get(service.url + "/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert "/v1/reports" in doc["paths"]
+
+
+def test_rollout_over_the_api(service: Service) -> None:
+    headers = {"Authorization": f"Bearer {service.operator}"}
+    token = service.enrol("api-wave", tier="wave-tier")
+    bad = httpx.post(service.url + "/v1/rollouts", headers=headers,
+                     json={"revision": "r9", "waves": [{"tier": "wave-tier", "percent": 0}]})
+    assert bad.status_code == 422 and bad.json()["field"] == "waves[0]"
+    made = httpx.post(service.url + "/v1/rollouts", headers=headers, json={
+        "revision": "f" * 40, "gate": 1.0, "waves": [{"tier": "wave-tier", "percent": 100}]})
+    assert made.status_code == 201, made.text
+    rollout_id = made.json()["id"]
+    assert httpx.post(service.url + "/v1/rollouts", headers=headers, json={
+        "revision": "e" * 40, "waves": [{"tier": "wave-tier", "percent": 50}]}
+    ).status_code == 409
+    held = httpx.post(f"{service.url}/v1/rollouts/{rollout_id}/promote", headers=headers)
+    assert held.status_code == 409 and "gate" in held.json()["error"]
+    assert service.post(token, {"reports": [report("api-wave", tier="wave-tier",
+                                                   applied_revision="f" * 40,
+                                                   created_at="2099-01-01T00:00:00Z")]}
+                        ).status_code == 200
+    done = httpx.post(f"{service.url}/v1/rollouts/{rollout_id}/promote", headers=headers)
+    assert done.status_code == 200 and done.json()["state"] == "completed"
+    assert service.ops("/v1/rollouts/latest").json()["id"] == rollout_id
+    assert service.ops("/v1/rollouts/999999").status_code == 404
+    assert httpx.post(service.url + "/v1/rollouts", json={}).status_code == 401
