@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from agent.model import KubeObject
 from agent.policy.model import Rule
 from agent.policy.pods import containers, pod_spec
 from agent.tiers import Tier
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 def image_tag(image: str) -> str | None:
@@ -26,8 +29,11 @@ def _check(obj: KubeObject, tier: Tier) -> Iterator[str]:
         if not isinstance(image, str) or not image.strip():
             yield f"{c.label} has no image"
             continue
-        if "@sha256:" in image:
-            continue  # a digest pins the content whatever the tag says
+        if "@" in image:
+            if _DIGEST.search(image):
+                continue  # a digest pins the content whatever the tag says
+            yield f"{c.label} image {image!r} has a malformed digest (want @sha256:<64 hex>)"
+            continue
         tag = image_tag(image)
         if tag is None:
             yield f"{c.label} image {image!r} has no tag (which means latest); pin a version"
