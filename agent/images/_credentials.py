@@ -91,8 +91,10 @@ class DockerConfig:
             raise ConfigError(f"Docker config is not valid JSON: {exc}", where=str(path)) from None
         if not isinstance(data, dict):
             raise ConfigError("Docker config must be a JSON object", where=str(path))
-        auths = data.get("auths") or {}
-        helpers = data.get("credHelpers") or {}
+        auths = data.get("auths")
+        helpers = data.get("credHelpers")
+        auths = {} if auths is None else auths
+        helpers = {} if helpers is None else helpers
         store = data.get("credsStore")
         if not isinstance(auths, dict) or not isinstance(helpers, dict) or \
                 not all(isinstance(v, str) for v in helpers.values()) or \
