@@ -36,7 +36,7 @@ from itertools import groupby
 from agent.errors import KubeError
 from agent.kube.changeset import Action, ChangeSet, ChangeSetEntry
 from agent.kube.client import ApiError, UnreachableError
-from agent.kube.manager import Desired, ResourceManager, comparable
+from agent.kube.manager import Desired, ResourceManager, comparable, listing
 from agent.kube.sort import rank
 from agent.model import KubeObject, ObjectKey
 
@@ -92,7 +92,7 @@ def apply_bundle(mgr: ResourceManager, desired: list[Desired], *,
                          and d.key.group == ""}
     checked, deferred, errors = _dry_run(mgr, todo, live, bundle_namespaces)
     if errors:
-        raise KubeError("the server rejected the bundle in a dry run:\n  " + "\n  ".join(errors),
+        raise KubeError("the server rejected the bundle in a dry run:" + listing(errors),
                         action="nothing was written")
 
     entries: list[ChangeSetEntry] = []
@@ -118,8 +118,8 @@ def apply_bundle(mgr: ResourceManager, desired: list[Desired], *,
         checked2, still, errors = _dry_run(mgr, deferred, live, bundle_namespaces)
         errors += [f"{d.subject}: still cannot be validated" for d in still]
         if errors:
-            raise ApplyError("the server rejected the bundle in a dry run:\n  "
-                             + "\n  ".join(errors), changeset=ChangeSet.of(entries),
+            raise ApplyError("the server rejected the bundle in a dry run:" + listing(errors),
+                             changeset=ChangeSet.of(entries),
                              action="only the bundle's CRDs were written")
         to_write += [d for d, _ in checked2]
 
@@ -185,7 +185,7 @@ def _write(mgr: ResourceManager, todo: list[Desired], live: dict[ObjectKey, Kube
                                           else Action.configured, drift=drift))
             live[d.key] = result
         if failures:
-            raise ApplyError("applying stopped:\n  " + "\n  ".join(failures),
+            raise ApplyError("applying stopped:" + listing(failures),
                              changeset=ChangeSet.of(done + entries),
                              action="objects before it in the apply order were written")
         crds = [d for d in batch if d.key.kind == "CustomResourceDefinition"]

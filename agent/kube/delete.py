@@ -9,7 +9,7 @@ from agent.kube.apply import ApplyError, describe
 from agent.kube.changeset import Action, ChangeSet, ChangeSetEntry
 from agent.kube.client import ApiError, UnreachableError
 from agent.kube.discovery import Resource
-from agent.kube.manager import OWNER_LABEL, PRUNE_ANNOTATION, ResourceManager
+from agent.kube.manager import OWNER_LABEL, PRUNE_ANNOTATION, ResourceManager, listing
 from agent.kube.sort import rank
 from agent.model import KubeObject
 from agent.state.inventory import InventoryEntry
@@ -56,7 +56,7 @@ def prune(mgr: ResourceManager, stale: Iterable[InventoryEntry]) -> ChangeSet:
             else:
                 entries.append(ChangeSetEntry(e.key.subject, Action.pruned))
         if failures:
-            raise ApplyError("prune stopped:\n  " + "\n  ".join(failures),
+            raise ApplyError("prune stopped:" + listing(failures),
                              changeset=ChangeSet.of(entries))
     return ChangeSet.of(entries)
 

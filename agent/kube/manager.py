@@ -99,7 +99,7 @@ class ResourceManager:
             seen.add(d.key)
             out.append(d)
         if problems:
-            raise KubeError("the bundle cannot be applied:\n  " + "\n  ".join(problems),
+            raise KubeError("the bundle cannot be applied:" + listing(problems),
                             action="nothing was written")
         return out
 
@@ -182,6 +182,13 @@ class ResourceManager:
         return self.client.request("POST", d.resource.collection("default"),
                                    params={"dryRun": "All", "fieldManager": self.field_manager},
                                    body=body, where=d.subject)
+
+
+def listing(problems: list[str], limit: int = 10) -> str:
+    """Problems one per line, the first `limit` of them: 500 times the same reason helps nobody."""
+    shown = problems[:limit]
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return "\n  " + "\n  ".join(shown) + more
 
 
 def _crd_kinds(bundle: Bundle) -> set[tuple[str, str]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from agent.kube.health import Health, HealthStatus, assess, has_rule
-from agent.kube.manager import Desired, ResourceManager
+from agent.kube.manager import Desired, ResourceManager, listing
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class HealthReport:
     def reason(self) -> str:
         lines = [f"{o.subject}: {o.status.value}: {o.message}" for o in self.problems]
         head = "health check timed out" if self.timed_out else "health check failed"
-        return head + (":\n  " + "\n  ".join(lines) if lines else "")
+        return head + (":" + listing(lines) if lines else "")
 
     def to_json(self) -> dict[str, object]:
         status = "Healthy" if self.ok else ("TimedOut" if self.timed_out else "Degraded")
