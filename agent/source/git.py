@@ -29,7 +29,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.config import AgentConfig
@@ -137,7 +137,8 @@ class GitSource:
             if poll.changed:
                 # Back to a revision still on disk (a revert or force-push to an old commit).
                 store.set_pointer(self.state_dir, store.CURRENT, commit)
-            return have
+            # The same commit may be reached through another ref than when it was fetched.
+            return replace(have, ref=poll.target.refname)
         with self._locked():
             try:
                 rev = self._fetch_and_checkout(poll.target)
@@ -147,8 +148,20 @@ class GitSource:
                 self._reset_cache()
                 rev = self._fetch_and_checkout(poll.target)
             store.set_pointer(self.state_dir, store.CURRENT, rev.id)
-            store.collect(self.state_dir, self.cfg.source.keep_revisions)
+            store.collect(self.state_dir, self.cfg.source.keep_revisions,
+                          protect=self._recorded_revisions())
         return rev
+
+    def _recorded_revisions(self) -> set[str]:
+        """Revisions the node's state file still refers to: never collected."""
+        from agent.errors import StateError
+        from agent.state import StateStore
+
+        try:
+            node = StateStore(self.state_dir).load()
+        except StateError:
+            return set()
+        return {r for r in (node.applied_revision, node.last_good_revision, node.applying) if r}
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

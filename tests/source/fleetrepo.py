@@ -67,7 +67,6 @@ class FleetRepo:
             git(root, "init", "-q", "--bare", "-b", "main", str(self.bare))
         # Blob-less fetches need the server side to allow filters.
         git(self.bare, "config", "uploadpack.allowFilter", "true")
-        git(self.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
         git(root, "init", "-q", "-b", "main", str(self.work))
         for rel, text in (files or FILES).items():
             self.write(rel, text)

@@ -132,3 +132,23 @@ def test_unreachable_server_keeps_the_revision_on_disk(http_fleet: HttpFleet,
         gitsource.resolve(cfg)
     assert gitsource.resolve(cfg, offline=True) == rev
     assert gitsource.resolve(http_cfg) == rev
+
+
+def test_tag_range_and_older_commit_over_http(http_fleet: HttpFleet, make_cfg: MakeCfg,
+                                              http_cfg: AgentConfig) -> None:
+    old = http_fleet.head()
+    http_fleet.tag("v1.2.0")
+    http_fleet.write("cloud/files/app.conf", "v=3\n")
+    http_fleet.commit("three")
+    http_fleet.push()
+    http_fleet.tag("v3.0.0")
+    auth = {"username": http_cfg.source.auth.username,
+            "password_file": http_cfg.source.auth.password_file}
+    # An older commit no ref points at any more: fetched by its id.
+    pinned = gitsource.resolve(make_cfg(http_fleet.http_url, ref=old, auth=auth))
+    assert pinned.id == old
+    assert Path(pinned.path, "cloud/files/app.conf").read_text() == "level=info\n"
+    newest = gitsource.resolve(make_cfg(http_fleet.http_url, ref=">=1", auth=auth))
+    assert (newest.id, newest.ref) == (http_fleet.head(), "refs/tags/v3.0.0")
+    ranged = gitsource.resolve(make_cfg(http_fleet.http_url, ref="^1", auth=auth))
+    assert (ranged.id, ranged.ref) == (old, "refs/tags/v1.2.0")

@@ -218,3 +218,19 @@ def test_changing_tier_recuts_the_same_commit(fleet: FleetRepo, make_cfg: MakeCf
     assert vehicle.id == cloud.id
     assert Path(vehicle.path, "vehicle/kustomization.yaml").is_file()
     assert not Path(vehicle.path, "cloud").exists()
+
+
+def test_revisions_named_in_the_state_file_are_never_collected(fleet: FleetRepo,
+                                                               make_cfg: MakeCfg) -> None:
+    from agent.state import StateStore
+
+    cfg = make_cfg(fleet.url, keep_revisions=1)
+    applied = gitsource.resolve(cfg).id
+    store_ = StateStore(cfg.state_dir)
+    store_.save(store_.load().update(applied_revision=applied, last_good_revision=applied))
+    for i in range(3):
+        fleet.write("cloud/files/app.conf", f"n={i}\n")
+        fleet.commit(f"change {i}")
+        fleet.push()
+        gitsource.resolve(cfg)
+    assert Path(store.checkout_dir(cfg.state_dir, applied), "tiers.yaml").is_file()
