@@ -129,6 +129,26 @@ async def load(url: str, work: list[tuple[str, bytes]], concurrency: int, second
     return sent, errors, latencies, elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "postgres":
+                total += cpu_seconds(int(stat.parent.name))
+        except OSError:
+            continue
+    return total
+
+
 def summary_latency(url: str, operator: str, rounds: int) -> list[float]:
     timings = []
     with httpx.Client(base_url=url, timeout=30,
@@ -177,8 +197,13 @@ def run(label: str, db: str, workdir: Path, args: argparse.Namespace, nodes_coun
     work = bodies(nodes, requests, args.batch)
     proc, url = serve(db, workdir)
     try:
+        server_cpu, pg_cpu, own_cpu = cpu_seconds(proc.pid), postgres_cpu(), time.process_time()
+        load_avg = os.getloadavg()[0]
         sent, errors, latencies, elapsed = asyncio.run(
             load(url, work, args.concurrency, args.seconds))
+        server_cpu = cpu_seconds(proc.pid) - server_cpu
+        pg_cpu = postgres_cpu() - pg_cpu
+        own_cpu = time.process_time() - own_cpu
         timings = summary_latency(url, operator, args.summary_rounds)
     finally:
         proc.terminate()
@@ -197,6 +222,10 @@ def run(label: str, db: str, workdir: Path, args: argparse.Namespace, nodes_coun
           f"ratio {rate / FLOOR_RATE:.2f})")
     print(f"request latency: p50 {1000 * statistics.median(latencies):.1f} ms, "
           f"p99 {1000 * pct(latencies, 0.99):.1f} ms  (per batch of {args.batch})")
+    print(f"CPU during the load: fleet serve {server_cpu:.1f} s "
+          f"({sent / max(server_cpu, 1e-9):,.0f} reports per CPU-second), postgres processes "
+          f"{pg_cpu:.1f} s, load generator {own_cpu:.1f} s; load average at start "
+          f"{load_avg:.1f} on {os.cpu_count()} cores")
     print(f"/v1/summary over {nodes_count:,} nodes: p50 {s50:.1f} ms, p99 {s99:.1f} ms  "
           f"(floor {FLOOR_SUMMARY_MS:.0f} ms: ratio {FLOOR_SUMMARY_MS / s99:.2f})")
 

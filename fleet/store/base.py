@@ -163,12 +163,14 @@ class SqlStore:
         """Store a batch from one node atomically; keys seen before count as duplicates."""
         if not reports:
             return IngestOutcome(0, 0)
-        now = time.time()
         with self._tx() as db:
-            fresh_keys = self._insert_reports(db, reports, now)
-            fresh = [r for r in reports if r.idempotency_key in fresh_keys]
-            if fresh:
-                self._update_status(db, node, fresh)
+            return self._ingest_in(db, node, reports)
+
+    def _ingest_in(self, db: Any, node: str, reports: Sequence[IngestReport]) -> IngestOutcome:
+        fresh_keys = self._insert_reports(db, reports, time.time())
+        fresh = [r for r in reports if r.idempotency_key in fresh_keys]
+        if fresh:
+            self._update_status(db, node, fresh)
         return IngestOutcome(len(fresh), len(reports) - len(fresh))
 
     def _update_status(self, db: Any, node: str, fresh: list[IngestReport]) -> None:
