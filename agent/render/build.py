@@ -31,9 +31,9 @@ class Accumulator:
     vars: dict[str, Var] = field(default_factory=dict)
 
     def append_all(self, new: list[Res], where: str) -> None:
-        seen = {r.cur_id().key for r in self.resources}
+        seen = {r.key() for r in self.resources}
         for res in new:
-            key = res.cur_id().key
+            key = res.key()
             if key in seen:
                 raise RenderError(f"may not add resource with an already registered id: "
                                   f"{res.cur_id()}", where=where)
@@ -51,8 +51,9 @@ class Accumulator:
     def absorb(self, new: list[Res], where: str) -> None:
         """Add generated objects, honouring behavior create / merge / replace."""
         for res in new:
-            key = res.cur_id().key
-            matches = [r for r in self.resources if any(i.key == key for i in r.all_ids())]
+            key = res.key()
+            matches = [r for r in self.resources
+                       if r.key() == key or any(i.key == key for i in r.prev)]
             if not matches:
                 if res.behavior in ("merge", "replace"):
                     raise RenderError(f"{res.cur_id()} does not exist; cannot merge or "
@@ -116,12 +117,16 @@ def build_dir(loader: Loader, ctx: Context) -> tuple[Accumulator, dict[str, Any]
 
 def accumulate(kust: dict[str, Any], loader: Loader, acc: Accumulator, ctx: Context) -> None:
     where = loader.kust_where()
+    batch: list[Res] = []  # consecutive files are appended at once: one id index, not n
     for entry in kust["resources"]:
         loaded = load_resource_entry(str(entry), loader, ctx, "resources")
         if isinstance(loaded, Accumulator):
+            acc.append_all(batch, where)
+            batch = []
             acc.merge(loaded, where)
         else:
-            acc.append_all(loaded, where)
+            batch.extend(loaded)
+    acc.append_all(batch, where)
     for name in kust["configurations"]:
         cwhere = loader.rel(loader.dir / str(name))
         for doc in load_all(loader.read_text(str(name), what="configurations"), cwhere):
@@ -171,7 +176,7 @@ def load_resource_entry(entry: str, loader: Loader, ctx: Context,
     """A `resources:` entry: a file of objects, or a kustomization directory."""
     if loader.is_file_candidate(entry):
         text = loader.read_text(entry, what=what)
-        fwhere = loader.rel(loader.resolve_file(entry, what=what))
+        fwhere = loader.rel(loader.dir / entry)
         out = []
         for obj in objects_from_docs(load_all(text, fwhere), fwhere):
             origin = f"path: {ctx.origin_path(loader.dir / entry)}\n" \

@@ -9,6 +9,7 @@ the agent passes in, even through a symlink: every path is resolved first.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from agent.render.yamlio import MAX_FILE_BYTES
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _REMOTE_PREFIXES = ("http://", "https://", "git::", "github.com/", "gitlab.com/", "ssh://",
                     "git@", "oci://")
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def is_remote(ref: str) -> bool:
@@ -43,21 +48,24 @@ class Loader:
         return cls(real, bound)
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.repo))
-        except ValueError:
-            return str(path)
+        text, root = os.path.normpath(path), str(self.repo)
+        if root == "/":
+            return text
+        if text.startswith(root + os.sep):
+            return text[len(root) + 1:]
+        return "" if text == root else text
 
     def resolve_file(self, name: str, *, what: str) -> Path:
         """Path of a file this kustomization may read, or a RenderError saying why not."""
         if is_remote(name):
             raise RenderError(f"{what}: remote file {name!r} is not supported",
                               where=self.kust_where())
-        target = Path(os.path.realpath(self.dir / name))
-        if not target.is_relative_to(self.repo):
+        real = os.path.realpath(os.path.join(self.dir, name))
+        target = Path(real)
+        if not _within(real, str(self.repo)):
             raise RenderError(f"{what}: {name!r} escapes the repository root",
                               where=self.kust_where())
-        if not target.is_relative_to(self.dir):
+        if not _within(real, str(self.dir)):
             raise RenderError(f"{what}: security; file {name!r} is not in or below "
                               f"{self.rel(self.dir) or '.'} (load restrictor: root only)",
                               where=self.kust_where())
@@ -65,15 +73,23 @@ class Loader:
 
     def read_bytes(self, name: str, *, what: str) -> bytes:
         target = self.resolve_file(name, what=what)
-        where = self.rel(target)
         try:
-            size = target.stat().st_size
-            if not target.is_file():
-                raise RenderError(f"{what}: {name!r} is not a file", where=self.kust_where())
-            if size > MAX_FILE_BYTES:
-                raise RenderError(f"{what}: file is {size} bytes, over the "
-                                  f"{MAX_FILE_BYTES} byte limit", where=where)
-            return target.read_bytes()
+            with open(target, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise RenderError(f"{what}: {name!r} is not a file",
+                                      where=self.kust_where())
+                if info.st_size > MAX_FILE_BYTES:
+                    raise RenderError(f"{what}: file is {info.st_size} bytes, over the "
+                                      f"{MAX_FILE_BYTES} byte limit", where=self.rel(target))
+                # Read one byte past the limit: a file growing meanwhile still fails.
+                data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise RenderError(f"{what}: file is over the {MAX_FILE_BYTES} byte limit",
+                                  where=self.rel(target))
+            return data
+        except IsADirectoryError:
+            raise RenderError(f"{what}: {name!r} is not a file", where=self.kust_where()) from None
         except FileNotFoundError:
             raise RenderError(f"{what}: file {name!r} not found",
                               where=self.kust_where()) from None
@@ -91,7 +107,7 @@ class Loader:
 
     def is_file_candidate(self, name: str) -> bool:
         """True when `name` is an existing regular file (the entry is a file, not a base)."""
-        return (self.dir / name).is_file()
+        return os.path.isfile(os.path.join(self.dir, name))
 
     def child(self, name: str, *, what: str) -> Loader:
         """Loader for another kustomization directory named by this one."""

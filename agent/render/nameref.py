@@ -13,33 +13,41 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.errors import RenderError
-from agent.render.fieldspec import NameRefRule, walk
+from agent.render.fieldspec import FieldSpec, NameRefRule, walk
 from agent.render.resource import CLUSTER_SCOPED, Gvk, Res, effective_ns, same_ending
 
 
 def fix_name_references(resources: list[Res], rules: list[NameRefRule]) -> None:
     by_kind: dict[str, list[Res]] = {}
     for res in resources:
-        for kind in {rid.gvk.kind for rid in res.all_ids()}:
+        for kind in {res.kind, *(rid.gvk.kind for rid in res.prev)}:
             by_kind.setdefault(kind, []).append(res)
+    pools: list[tuple[NameRefRule, list[Res]]] = []
+    for rule in rules:
+        kinds = [rule.gvk.kind] if rule.gvk.kind else list(by_kind)
+        pool = [r for k in kinds for r in by_kind.get(k, ())]
+        if pool:
+            pools.append((rule, pool))
+    plans: dict[Gvk, list[tuple[NameRefRule, list[Res], list[FieldSpec]]]] = {}
     for referrer in resources:
         org_gvk = referrer.org_id().gvk
+        plan = plans.get(org_gvk)
+        if plan is None:
+            plan = []
+            for rule, pool in pools:
+                specs = [fs for fs in rule.referrers if fs.gvk.selects(org_gvk)]
+                if specs:
+                    plan.append((rule, pool, specs))
+            plans[org_gvk] = plan
         in_scope = None
-        for rule in rules:
-            specs = [fs for fs in rule.referrers if fs.gvk.selects(org_gvk)]
-            if not specs:
-                continue
-            kinds = [rule.gvk.kind] if rule.gvk.kind else list(by_kind)
-            pool = [r for k in kinds for r in by_kind.get(k, ())]
-            if not pool:
-                continue
+        for rule, pool, specs in plan:
             if in_scope is None:
                 in_scope = _scope(referrer)
             candidates = [r for r in pool if in_scope(r)]
             for fs in specs:
                 fixer = _Fixer(referrer, rule.gvk, fs.path, candidates)
                 walk(referrer.obj, fs.segments, False, False, fixer.visit,
-                     where=str(referrer.cur_id()))
+                     where=f"{referrer.kind}/{referrer.name}")
 
 
 def _scope(referrer: Res) -> Callable[[Res], bool]:

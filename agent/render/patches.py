@@ -14,6 +14,7 @@ from agent.render.loader import Loader
 from agent.render.resource import Gvk, Res, ResId, effective_ns, matches_selector, split_api_version
 from agent.render.yamlio import deep_copy, load_all
 
+_LITERAL = re.compile(r"[A-Za-z0-9_-]+")
 _SELECTOR_FIELDS = {"group", "version", "kind", "name", "namespace", "labelSelector",
                     "annotationSelector"}
 
@@ -31,7 +32,19 @@ class Selector:
         name_re = _anchored(self.name, where)
         ns_re = _anchored(self.namespace, where)
         out = []
+        kind = self.gvk.kind
+        literal = self.name if _LITERAL.fullmatch(self.name) else None
         for res in resources:
+            # Cheap checks first: most objects are ruled out by kind or name alone.
+            if not res.prev:
+                obj = res.obj
+                if kind and kind != obj.get("kind"):
+                    continue
+                if name_re is not None:
+                    meta = obj.get("metadata")
+                    name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+                    if name != literal if literal is not None else not name_re.match(name):
+                        continue
             cur, org = res.cur_id(), res.org_id()
             if ns_re is not None and not (
                     ns_re.match(effective_ns(org.gvk.kind, org.namespace))
@@ -187,6 +200,48 @@ def _patch_id(doc: dict[str, Any]) -> ResId:
                  str(meta.get("namespace") or ""))
 
 
+class _KindNameIndex:
+    """Objects by (kind, name) for targets naming both literally; objects that were
+    renamed before are always candidates since a target may name an old name."""
+
+    def __init__(self, resources: list[Res]) -> None:
+        self.position = {id(r): i for i, r in enumerate(resources)}
+        self.by_key: dict[tuple[str, str], list[Res]] = {}
+        self.renamed: list[Res] = []
+        for res in resources:
+            if res.prev:
+                self.renamed.append(res)
+            else:
+                self.by_key.setdefault((res.kind, res.name), []).append(res)
+
+    def candidates(self, kind: str, name: str) -> list[Res]:
+        found = self.by_key.get((kind, name), []) + self.renamed
+        return sorted(found, key=lambda r: self.position[id(r)])
+
+
+def apply_patches(resources: list[Res], patches: list[Patch]) -> list[Res]:
+    """Apply patches in order; JSON 6902 patches aimed at one kind/name use an index."""
+    index: _KindNameIndex | None = None
+    for patch in patches:
+        target = patch.target
+        if (patch.ops is not None and target is not None and target.gvk.kind
+                and _LITERAL.fullmatch(target.name)):
+            from agent.render.json6902 import apply_json6902
+
+            if index is None:
+                index = _KindNameIndex(resources)
+            pool = index.candidates(target.gvk.kind, target.name)
+            for res in target.select(pool, patch.where):
+                before = res.key()
+                res.obj = apply_json6902(res.obj, patch.ops, where=patch.where)
+                if res.key() != before:
+                    index = None
+            continue
+        resources = apply_patch(resources, patch)
+        index = None
+    return resources
+
+
 def apply_patch(resources: list[Res], patch: Patch) -> list[Res]:
     """Apply one loaded patch; returns the (possibly shorter) resource list."""
     if patch.ops is not None:
@@ -200,7 +255,8 @@ def apply_patch(resources: list[Res], patch: Patch) -> list[Res]:
         if patch.target is None:
             pid = _patch_id(doc)
             key = pid.key
-            hits = [r for r in resources if any(i.key == key for i in r.all_ids())]
+            hits = [r for r in resources
+                    if r.key() == key or any(i.key == key for i in r.prev)]
             if len(hits) != 1:
                 state = "no matches" if not hits else "multiple matches"
                 raise RenderError(f"{state} for Id {pid}; failed to find unique target for "

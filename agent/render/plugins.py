@@ -15,7 +15,14 @@ from agent.render.images import apply_images, parse_rule
 from agent.render.labels import apply_map_entries, merge_specs
 from agent.render.loader import Loader
 from agent.render.namespace import apply_namespace
-from agent.render.patches import Patch, apply_patch, load_legacy_json, load_legacy_sm, load_patch
+from agent.render.patches import (
+    Patch,
+    apply_patch,
+    apply_patches,
+    load_legacy_json,
+    load_legacy_sm,
+    load_patch,
+)
 from agent.render.replacements import apply_replacements, load_replacements
 from agent.render.replicas import apply_replicas
 from agent.render.resource import Gvk, Res
@@ -51,8 +58,7 @@ def run_builtin_transformers(kust: dict[str, Any], loader: Loader,
     patches = [load_patch(p, loader, f"patches[{i}]") for i, p in enumerate(kust["patches"])]
     json_patches = [load_legacy_json(p, loader, f"patchesJson6902[{i}]")
                     for i, p in enumerate(kust["patchesJson6902"])]
-    for patch in sm + patches:
-        res = apply_patch(res, patch)
+    res = apply_patches(res, sm + patches)
     if kust["namespace"]:
         apply_namespace(res, kust["namespace"], tc.namespace, where=where)
     if kust["namePrefix"]:
@@ -64,8 +70,7 @@ def run_builtin_transformers(kust: dict[str, Any], loader: Loader,
         apply_map_entries(res, pairs, specs, where=where)
     apply_map_entries(res, kust["commonLabels"], tc.common_labels, where=where)
     apply_map_entries(res, kust["commonAnnotations"], tc.common_annotations, where=where)
-    for patch in json_patches:
-        res = apply_patch(res, patch)
+    res = apply_patches(res, json_patches)
     for i, rep in enumerate(kust["replicas"]):
         if not isinstance(rep, dict) or "name" not in rep:
             raise RenderError(f"replicas[{i}] needs a name and a count", where=where)

@@ -133,6 +133,21 @@ class Res:
     def cur_id(self) -> ResId:
         return ResId(self.gvk, self.name, self.namespace)
 
+    def key(self) -> tuple[str, str, str, str, str]:
+        """cur_id().key without building the intermediate values (hot in big trees)."""
+        obj = self.obj
+        api = str(obj.get("apiVersion") or "")
+        group, sep, version = api.partition("/")
+        if not sep:
+            group, version = "", api
+        kind = str(obj.get("kind") or "")
+        meta = obj.get("metadata")
+        name = ns = ""
+        if isinstance(meta, dict):
+            name = str(meta.get("name") or "")
+            ns = str(meta.get("namespace") or "")
+        return (group, version, kind, name, effective_ns(kind, ns))
+
     def org_id(self) -> ResId:
         return self.prev[0] if self.prev else self.cur_id()
 

@@ -48,6 +48,39 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
+_INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_RE = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+def _fast_resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
+    """The same answers as the implicit resolvers above, without the generic machinery."""
+    if kind is yaml.ScalarNode:
+        if not implicit[0]:
+            return "tag:yaml.org,2002:str"
+        if value in _NULLS:
+            return "tag:yaml.org,2002:null"
+        first = value[0]
+        if first in "tTfF" and value in _BOOLS:
+            return "tag:yaml.org,2002:bool"
+        if first in "-+.0123456789":
+            if _INT_RE.match(value):
+                return "tag:yaml.org,2002:int"
+            if _FLOAT_RE.match(value):
+                return "tag:yaml.org,2002:float"
+        if value == "<<":
+            return "tag:yaml.org,2002:merge"
+        return "tag:yaml.org,2002:str"
+    if kind is yaml.SequenceNode:
+        return "tag:yaml.org,2002:seq"
+    return "tag:yaml.org,2002:map"
+
+
+_Loader.resolve = _fast_resolve
+
+
 def _construct_int(loader: Any, node: Any) -> int:
     text = str(loader.construct_scalar(node)).replace("_", "")
     if text.startswith("0o"):
@@ -76,6 +109,88 @@ def _represent_str(dumper: Any, data: str) -> Any:
 _Dumper.add_representer(str, _represent_str)
 
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _SlowPathNeededError(Exception):
+    """The document uses a feature (merge keys) the fast converter leaves to PyYAML."""
+
+
+def _float(text: str) -> float:
+    low = text.lower()
+    if low.endswith(".inf"):
+        return float("-inf") if low.startswith("-") else float("inf")
+    if low == ".nan":
+        return float("nan")
+    return float(text.replace("_", ""))
+
+
+def _convert(node: Any, budget: list[int], where: str) -> Any:
+    """Composed node -> plain data. An alias is the same node object seen again, so it is
+    expanded into a copy each time, and every node counts against the budget."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise RenderError("YAML aliases expand beyond the allowed size (alias bomb?)",
+                          where=where)
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        tag, value = node.tag, node.value
+        if tag == _STR:
+            return value
+        if tag == _INT:
+            text = value.replace("_", "")
+            if text.startswith("0o"):
+                return int(text[2:], 8)
+            if text.startswith("0x"):
+                return int(text[2:], 16)
+            return int(text, 10)
+        if tag == _BOOL:
+            return value in ("true", "True", "TRUE")
+        if tag == _NULL:
+            return None
+        if tag == _FLOAT:
+            return _float(value)
+        if tag == _MERGE:
+            raise _SlowPathNeededError
+        return value
+    if cls is yaml.SequenceNode:
+        return [_convert(item, budget, where) for item in node.value]
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = _convert(key_node, budget, where)
+        if isinstance(key, (dict, list)):
+            raise RenderError("a mapping key must be a scalar", where=where)
+        out[key] = _convert(value_node, budget, where)
+    return out
+
+
+def load_all(text: str, where: str) -> list[Any]:
+    """Parse every document of a YAML stream; empty documents are dropped."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        budget = [ALIAS_NODE_BUDGET + len(text)]
+        try:
+            docs = [_convert(n, budget, where) for n in nodes if n is not None]
+        except _SlowPathNeededError:
+            docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+            if "&" in text:
+                budget = [ALIAS_NODE_BUDGET + len(text)]
+                docs = [_expand(d, budget, where) for d in docs]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RenderError(f"malformed YAML{at}: {problem}", where=where) from None
+    except (RecursionError, ValueError) as exc:
+        raise RenderError(f"cannot read YAML: {exc}", where=where) from None
+    return [d for d in docs if d is not None]
+
+
 def _expand(value: Any, budget: list[int], where: str) -> Any:
     """Copy a loaded tree, unsharing aliased nodes, within a node budget."""
     budget[0] -= 1
@@ -87,23 +202,6 @@ def _expand(value: Any, budget: list[int], where: str) -> Any:
     if isinstance(value, list):
         return [_expand(v, budget, where) for v in value]
     return value
-
-
-def load_all(text: str, where: str) -> list[Any]:
-    """Parse every document of a YAML stream; empty documents are dropped."""
-    try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RenderError(f"malformed YAML{at}: {problem}", where=where) from None
-    except RecursionError:
-        raise RenderError("YAML nesting is too deep", where=where) from None
-    if "&" in text:
-        budget = [ALIAS_NODE_BUDGET + len(text)]
-        docs = [_expand(d, budget, where) for d in docs]
-    return docs
 
 
 def load_one(text: str, where: str) -> Any:

@@ -1,0 +1,83 @@
+"""Render N-app overlays: `edge-agent render` vs `kubectl kustomize`, as whole processes.
+
+Trees come from the shared generator (`../shared/bench/gen_overlay_tree.py`): N
+Deployment+Service pairs, a ConfigMap generator in the base, and an overlay with
+a namespace, a name prefix, labels, ten image rewrites, a JSON 6902 patch on every
+fifth Deployment and one strategic-merge patch. For each N both tools render
+`DIR/overlays/edge`, interleaved (the order alternates per run), and the medians
+are printed with their ratio. Before timing, the two outputs are compared as YAML
+document lists and must be equal. `edge-agent --help` start-up is timed too.
+
+Floors (issue 2): N=1000 at least 10x faster than kubectl; N=10 no slower.
+
+Run: .venv/bin/python benchmarks/render.py [--runs 5] [--sizes 10 100 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_overlay_tree.py"
+EDGE_AGENT = str(Path(sys.executable).parent / "edge-agent")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if run.returncode != 0:
+        sys.exit(f"{cmd[0]} failed: {run.stderr.strip()}")
+    return elapsed, run.stdout
+
+
+def docs(text: str) -> list[object]:
+    return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+
+
+def bench(n: int, runs: int, kubectl: str) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory(prefix=f"render-bench-{n}-") as tmp:
+        subprocess.run([sys.executable, str(GENERATOR), str(n), tmp], check=True)
+        target = str(Path(tmp) / "overlays" / "edge")
+        ours_cmd = [EDGE_AGENT, "render", target, "--repo", tmp]
+        ref_cmd = [kubectl, "kustomize", target]
+        _, ours_out = timed(ours_cmd)
+        _, ref_out = timed(ref_cmd)
+        if docs(ours_out) != docs(ref_out):
+            sys.exit(f"N={n}: edge-agent render output differs from kubectl kustomize")
+        ours, ref = [], []
+        for i in range(runs):
+            pair = [(ours, ours_cmd), (ref, ref_cmd)]
+            for times, cmd in pair if i % 2 == 0 else reversed(pair):
+                times.append(timed(cmd)[0])
+        return statistics.median(ours), statistics.median(ref)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    args = parser.parse_args()
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        sys.exit("kubectl is not on PATH (it is the reference tool)")
+    help_times = [timed([EDGE_AGENT, "--help"])[0] for _ in range(args.runs)]
+    print(f"edge-agent --help: median {statistics.median(help_times):.3f} s (floor < 0.3 s)")
+    print(f"{'N':>6} {'edge-agent':>12} {'kubectl':>12} {'speed-up':>9}  outputs")
+    for n in args.sizes:
+        ours, ref = bench(n, args.runs, kubectl)
+        print(f"{n:>6} {ours:>11.3f}s {ref:>11.3f}s {ref / ours:>8.1f}x  equal")
+
+
+if __name__ == "__main__":
+    main()
