@@ -4,7 +4,8 @@ The public surface is small; everything else lives in private modules.
 
     pin_bundle(bundle, tier=..., cfg=..., platform=..., cache_dir=..., revision=...)
         -> PinResult(bundle, pins, requests)      # the pipeline stage
-    resolve_rendered(bundle, tier, cfg)           # `edge-agent render --resolve-images`
+    resolve_rendered(bundle, tier, cfg)           # rewritten + pinned bundle, no cache
+    resolve_rendered_tier(bundle, repo=, tier=, config=)  # `edge-agent render --resolve-images`
     parse_reference("busybox")                    # -> ImageRef(docker.io, library/busybox)
     parse_platform("linux/arm/v7"), host_platform()
 
@@ -14,6 +15,7 @@ Errors all derive from `agent.errors.ImageError`.
 from agent.images import _httpx  # noqa: F401, I001  (before anything imports httpx)
 from agent.errors import ImageError
 from agent.images._bundle import ImageUse, image_uses, map_images
+from agent.images._commands import resolve_rendered_tier
 from agent.images._client import ClientOptions, RegistryClient, RegistryPool, RetryPolicy
 from agent.images._credentials import Credential, Credentials, DockerConfig
 from agent.images._errors import (
@@ -88,4 +90,5 @@ __all__ = [
     "resolve_all",
     "resolve_platform",
     "resolve_rendered",
+    "resolve_rendered_tier",
 ]

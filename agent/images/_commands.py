@@ -16,7 +16,14 @@ from typing import Any
 from agent.config import ImagesConfig, load_config
 from agent.errors import ImageError
 from agent.images._client import RegistryPool
-from agent.images._pin import PinResult, client_options, credentials_for, pin_bundle, resolve_all
+from agent.images._pin import (
+    PinResult,
+    client_options,
+    credentials_for,
+    pin_bundle,
+    resolve_all,
+    resolve_rendered,
+)
 from agent.images._platform import resolve_platform
 from agent.images._reference import parse_reference
 from agent.model import Bundle
@@ -96,3 +103,12 @@ def pins_json(result: PinResult) -> dict[str, Any]:
                       "digest": p.digest, "platform": p.platform,
                       "index_digest": p.index_digest} for p in result.pins],
             "requests": result.requests}
+
+
+def resolve_rendered_tier(bundle: Bundle, *, repo: Path, tier: str, config: str | None,
+                          platform: str | None = None) -> Bundle:
+    """`edge-agent render --tier T --resolve-images`: the rendered bundle, rewritten to the
+    tier's registry and pinned for this node (settings from the agent config, if given)."""
+    cfg, configured_platform = images_config(config, False)
+    return resolve_rendered(bundle, load_tiers(repo).get(tier), cfg,
+                            platform=platform or configured_platform)
