@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from agent.errors import ConfigError
 from agent.images._auth import RegistryAuth
 from agent.images._credentials import Credential, Credentials
 from agent.images._errors import (
@@ -127,7 +128,11 @@ class RegistryClient:
         self.counter = counter or RequestCounter()
         verify: ssl.SSLContext | bool = True
         if self.options.ca_file and not self.options.insecure_http:
-            verify = ssl.create_default_context(cafile=self.options.ca_file)
+            try:
+                verify = ssl.create_default_context(cafile=self.options.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load CA certificates: {exc}",
+                                  where=f"images.ca_file {self.options.ca_file}") from None
         limits = httpx.Limits(max_connections=self.options.pool_size,
                               max_keepalive_connections=self.options.pool_size)
         self._http = httpx.Client(
