@@ -439,9 +439,12 @@ def _values_match(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[bool
 
 
 def _merge_values(values_list: list[tuple[str, ...]]) -> None:
+    # The outer row is read once per outer step, as Go's range does, even
+    # though the inner steps overwrite it.
     for i in range(len(values_list)):
+        first = values_list[i]
         for j in range(len(values_list)):
-            matched, merged = _values_match(values_list[i], values_list[j])
+            matched, merged = _values_match(first, values_list[j])
             if matched:
                 values_list[i] = merged
                 values_list[j] = merged
@@ -606,6 +609,14 @@ def _merge_list(dest: list[Any], origin: list[Any], field: Field, *, shared: boo
         choice = _element_choice(dest_el, origin_el)
         merged = _walk(dest_el, origin_el, element_field)
         if merged is _CLEAR or merged is _MISSING or merged is None or merged == {}:
+            if (
+                isinstance(origin_el, dict)
+                and origin_el.get(_DIRECTIVE) in _DIRECTIVES
+                and origin_index >= 0
+            ):
+                # kyaml strips the directive from the patch's node even when
+                # the element it names then survives the deletion below.
+                patch[origin_index] = _map_directive(origin_el, strict=False)[1]
             working = _element_setter(working, _DELETE, valid_keys, valid_values)
             if shared:
                 patch = working

@@ -181,6 +181,31 @@ def test_service_ports_merge_by_port() -> None:
     assert result["spec"]["ports"] == [{"port": 80, "name": "y"}]
 
 
+SERVICE_PORT_CASES = [
+    pytest.param([{"port": 443}, {"port": 80}], [{}], [{"port": 80}, {"port": 443}],
+                 id="empty-element-reorders"),
+    pytest.param([{"port": 443}, {"port": 80}], [{"protocol": "TCP"}],
+                 [{"protocol": "TCP"}, {"port": 443}, {"port": 80}], id="element-without-port"),
+    pytest.param([{"port": 443}, {"port": 80}, {}], [{"port": 80, "name": "h"}], [{}],
+                 id="empty-target-element"),
+    pytest.param(None, [{"port": 80, "name": "a", "$patch": "delete"},
+                        {"port": 53, "protocol": "UDP"}],
+                 [{"port": 80, "name": "a"}, {"port": 53, "protocol": "UDP"}],
+                 id="delete-in-new-list-is-stripped-not-applied"),
+]
+
+
+@pytest.mark.parametrize(("target_ports", "patch_ports", "expected"), SERVICE_PORT_CASES)
+def test_service_ports_quirks_match_kustomize(
+    target_ports: list[Any] | None, patch_ports: list[Any], expected: list[Any]
+) -> None:
+    svc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}
+    target = {**svc, "spec": {}} if target_ports is None else {**svc,
+                                                              "spec": {"ports": target_ports}}
+    result = strategic_merge(target, {**svc, "spec": {"ports": patch_ports}})
+    assert result["spec"]["ports"] == expected
+
+
 def test_top_level_delete_empties_the_object() -> None:
     assert strategic_merge(deploy({"containers": containers("a")}),
                            {**deploy({}), "$patch": "delete"}) == {}
