@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,3 +73,18 @@ class Env:
 
     def log_path(self, name: str) -> Path:
         return paths.LOG_DIR / LOGS.get(name, f"{name}.log")
+
+    def flushed_log(self, name: str, quiet: float = 1.1, timeout: float = 10.0) -> str:
+        """The log's text once it has stopped growing for `quiet` seconds: lighttpd writes
+        its access log about once a second, so count requests with this, not `log_path`."""
+        path = self.log_path(name)
+        deadline = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now_size = path.stat().st_size if path.exists() else 0
+            if now_size != size:
+                size, since = now_size, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+            time.sleep(0.1)
+        return path.read_text(errors="replace") if path.exists() else ""

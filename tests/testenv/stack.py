@@ -128,7 +128,8 @@ def ensure(names: Iterable[str], origin: str) -> State:
         missing = []
         for name in wanted:
             component = state.components.get(name)
-            if component is None:
+            if component is None or not any(r.alive() for r in component.procs.values()):
+                # Never started, or left over from a machine that stopped: start afresh.
                 missing.append(name)
             else:
                 _revive(component)
