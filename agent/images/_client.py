@@ -113,6 +113,7 @@ class ClientOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pool_size: int = 16
     transport: Callable[[], httpx.BaseTransport] | None = None
+    user_agent: str = "edgesync"
 
 
 class RegistryClient:
@@ -139,7 +140,7 @@ class RegistryClient:
             auth=self.auth, verify=verify, timeout=self.options.timeout, limits=limits,
             follow_redirects=True, event_hooks={"request": [self.counter]},
             transport=self.options.transport() if self.options.transport else None,
-            headers={"User-Agent": "edgesync"})
+            headers={"User-Agent": self.options.user_agent})
 
     def close(self) -> None:
         self._http.close()

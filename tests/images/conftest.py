@@ -51,9 +51,11 @@ def write_docker_config(directory: Path, host: str, user: str, password: str) ->
     return path
 
 
-def registry_requests(log: Path) -> int:
-    """HTTP requests the registry logged (its access log lines), all clients included."""
+def registry_requests(log: Path, user_agent: str | None = None) -> int:
+    """HTTP requests the registry logged (its access log lines), optionally only those of
+    one User-Agent, so tests running beside ours on the shared registry do not count."""
     if not log.exists():
         return 0
     with log.open(encoding="utf-8", errors="replace") as f:
-        return sum(1 for line in f if _ACCESS_RE.match(line))
+        return sum(1 for line in f if _ACCESS_RE.match(line)
+                   and (user_agent is None or line.rstrip().endswith(f'"{user_agent}"')))

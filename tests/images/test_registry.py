@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from agent.config import ImagesConfig
 from agent.images import (
+    PinResult,
     PreflightError,
     RegistryPool,
     client_options,
@@ -187,25 +189,33 @@ def test_cached_revision_costs_no_registry_request(registry_env: Env, cfg: Image
                    init=("registry.example.com/edgesync/busybox:multi",)),
     )
     log = registry_env.log_path("registry")
-    first = pin_bundle(bundle, tier=TIER, cfg=cfg, platform="linux/arm64", cache_dir=tmp_path,
-                       revision="0123abc")
-    assert first.requests >= 4
+    agent = f"edgesync-test-{uuid.uuid4().hex[:8]}"
+    options = replace(client_options(cfg), user_agent=agent)
+
+    def pin(platform: str) -> PinResult:
+        return pin_bundle(bundle, tier=TIER, cfg=cfg, platform=platform, cache_dir=tmp_path,
+                          revision="0123abc", options=options)
+
+    first = pin("linux/arm64")
+    # Ping (401 + 200), then one GET per distinct image: nothing was stored yet.
+    assert first.requests == 2 + 2
+    assert registry_requests(log, agent) == first.requests
     assert (tmp_path / "0123abc.json").exists()
-    before = registry_requests(log)
-    second = pin_bundle(bundle, tier=TIER, cfg=cfg, platform="linux/arm64", cache_dir=tmp_path,
-                        revision="0123abc")
+    second = pin("linux/arm64")
     assert second.requests == 0
-    assert registry_requests(log) == before
+    assert registry_requests(log, agent) == first.requests, "a cached revision asked again"
     assert second.pins == first.pins
     assert second.bundle == first.bundle
     # Another platform is another resolution, even for the same revision; the manifests
     # stored by the first run leave one HEAD per image (plus the ping) and no download.
-    third = pin_bundle(bundle, tier=TIER, cfg=cfg, platform="linux/amd64", cache_dir=tmp_path,
-                       revision="0123abc")
+    third = pin("linux/amd64")
     assert third.requests == 2 + 2
-    assert registry_requests(log) >= before + 4
+    assert registry_requests(log, agent) == first.requests + third.requests
     assert {p.digest for p in third.pins} == {registry_env.registry_images["multi/amd64"],
                                               registry_env.registry_images["list/amd64"]}
+    with log.open(encoding="utf-8", errors="replace") as f:
+        ours = [line for line in f if line.rstrip().endswith(f'"{agent}"')]
+    assert sum('"HEAD /v2/' in line for line in ours) == 2
 
 
 def test_connections_and_auth_are_reused(registry_env: Env, cfg: ImagesConfig) -> None:
