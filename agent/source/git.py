@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from agent.source.refs import Target, parse_advertisement, parse_ref, pick, want
 TARGET_REF = "refs/edgesync/target"
 NETWORK_TIMEOUT = 300.0
 LOW_DISK = 4 * 1024 * 1024
+_LAZY_FETCH_REFUSED = re.compile(r"unadvertised object|from promisor remote")
 
 
 class GitCommandError(SourceError):
@@ -89,7 +91,7 @@ class GitSource:
             ["git", *args], env=full_env, with_extended_output=True, with_exceptions=False,
             kill_after_timeout=timeout, strip_newline_in_stdout=False)
         if status != 0:
-            tail = [ln for ln in redact(str(err)).strip().splitlines() if ln.strip()][-3:]
+            tail = [ln for ln in redact(str(err)).strip().splitlines() if ln.strip()][-4:]
             detail = "; ".join(tail) or f"exit status {status}"
             detail += self._low_disk_note()
             raise GitCommandError(f"git {_verb(args)} failed: {detail}", where=self.where)
@@ -141,12 +143,17 @@ class GitSource:
             return replace(have, ref=poll.target.refname)
         with self._locked():
             try:
-                rev = self._fetch_and_checkout(poll.target)
-            except GitCommandError:
+                rev = self._fetch_and_checkout(poll.target, blobless=self._blobless())
+            except GitCommandError as exc:
+                if _LAZY_FETCH_REFUSED.search(str(exc)):
+                    # A server that speaks only protocol v0 (SSH without AcceptEnv
+                    # GIT_PROTOCOL, old hosts) refuses on-demand blob fetches: fetch whole
+                    # depth-1 trees from now on, for this URL.
+                    self._full_fetch_marker().write_text(self.url)
                 # The server answered ls-remote, so the cache itself may be broken
                 # (deleted objects, truncated pack): start it over once.
                 self._reset_cache()
-                rev = self._fetch_and_checkout(poll.target)
+                rev = self._fetch_and_checkout(poll.target, blobless=self._blobless())
             store.set_pointer(self.state_dir, store.CURRENT, rev.id)
             store.collect(self.state_dir, self.cfg.source.keep_revisions,
                           protect=self._recorded_revisions())
@@ -175,16 +182,35 @@ class GitSource:
 
     # -- steps 3-5 -----------------------------------------------------------------------
 
-    def _init_cache(self) -> None:
+    def _full_fetch_marker(self) -> Path:
+        return self.state_dir / "git.full-fetch"
+
+    def _blobless(self) -> bool:
+        """Blob-less fetches, unless this URL's server was seen refusing them."""
+        try:
+            return self._full_fetch_marker().read_text() != self.url
+        except OSError:
+            return True
+
+    def _init_cache(self, *, blobless: bool) -> None:
+        if (self.cache / "HEAD").is_file() and self._cache_is_partial() != blobless:
+            self._reset_cache()  # The fetch mode changed; a cache of the other kind can't serve.
         if not (self.cache / "HEAD").is_file():
             self.cache.parent.mkdir(parents=True, exist_ok=True)
             self._git(["init", "--quiet", "--bare", str(self.cache)])
-            for key, value in (("core.repositoryformatversion", "1"),
-                               ("extensions.partialClone", "origin"),
-                               ("remote.origin.promisor", "true"),
-                               ("remote.origin.partialclonefilter", "blob:none")):
+            partial = (("core.repositoryformatversion", "1"),
+                       ("extensions.partialClone", "origin"),
+                       ("remote.origin.promisor", "true"),
+                       ("remote.origin.partialclonefilter", "blob:none"))
+            for key, value in partial if blobless else ():
                 self._cache_git(["config", key, value])
         self._cache_git(["config", "remote.origin.url", self.url])
+
+    def _cache_is_partial(self) -> bool:
+        try:
+            return "partialclone" in (self.cache / "config").read_text().lower()
+        except OSError:
+            return False
 
     def _reset_cache(self) -> None:
         shutil.rmtree(self.cache, ignore_errors=True)
@@ -196,11 +222,12 @@ class GitSource:
         except OSError:
             return 0
 
-    def _fetch_and_checkout(self, target: Target) -> Revision:
-        self._init_cache()
+    def _fetch_and_checkout(self, target: Target, *, blobless: bool) -> Revision:
+        self._init_cache(blobless=blobless)
         before = self._pack_bytes()
         src = target.refname or target.commit
-        self._cache_git(["fetch", "--quiet", "--depth", "1", "--filter=blob:none", "--no-tags",
+        self._cache_git(["fetch", "--quiet", "--depth", "1",
+                         *(["--filter=blob:none"] if blobless else []), "--no-tags",
                          "--no-write-fetch-head", "origin", f"+{src}:{TARGET_REF}"])
         commit = self._cache_git(["rev-parse", "--verify", f"{TARGET_REF}^{{commit}}"]).strip()
         signer = self._verify(commit) if self.cfg.source.verify.mode == "head" else None
