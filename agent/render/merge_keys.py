@@ -121,6 +121,7 @@ _BY_TYPE: dict[tuple[str, str], SchemaNode] = {
     ("storage.k8s.io/v1", "CSINode"): _kind({"drivers": _merge("name")}),
     ("storage.k8s.io/v1beta1", "CSINode"): _kind({"drivers": _merge("name")}),
     ("apiregistration.k8s.io/v1", "APIService"): _kind(None, _CONDITIONS_STATUS),
+    ("apiregistration.k8s.io/v1beta1", "APIService"): _kind(None, _CONDITIONS_STATUS),
     ("policy/v1", "PodDisruptionBudget"): _kind(None, _CONDITIONS_STATUS),
     ("policy/v1beta1", "PodDisruptionBudget"): _kind(None, _CONDITIONS_STATUS),
 }
@@ -153,6 +154,12 @@ for _av, _kinds in {
     "node.k8s.io/v1": "RuntimeClass",
     "certificates.k8s.io/v1": "CertificateSigningRequest",
     "events.k8s.io/v1": "Event",
+    "events.k8s.io/v1beta1": "Event",
+    "scheduling.k8s.io/v1beta1": "PriorityClass",
+    "coordination.k8s.io/v1beta1": "Lease",
+    "node.k8s.io/v1beta1": "RuntimeClass",
+    "certificates.k8s.io/v1beta1": "CertificateSigningRequest",
+    "flowcontrol.apiserver.k8s.io/v1beta1": "FlowSchema PriorityLevelConfiguration",
 }.items():
     for _k in _kinds.split():
         _BY_TYPE[(_av, _k)] = _PLAIN
