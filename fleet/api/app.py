@@ -290,7 +290,14 @@ class FleetApp:
                 limit=50, offline_after=self.settings.offline_after) if n.state != "healthy"]
             metrics = self.delivery(self.settings.metrics_window_days)
             generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            return page.dashboard(status, attention, metrics, operator, generated)
+            latest = self.store.get_rollout()
+            plan = None
+            if latest is not None and latest.state == "running":
+                from fleet import rollout
+
+                plan = rollout.status(self.store, latest.id)
+            return page.dashboard(status, attention, metrics, operator, generated,
+                                  rollout=plan)
 
         html = await run_in_threadpool(render)
         return HTMLResponse(html, headers={"Cache-Control": "no-store",

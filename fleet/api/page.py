@@ -149,8 +149,29 @@ def _convergence(metrics: dict[str, Any]) -> str:
             f" %</b> of nodes after {_duration(last['seconds'])}</p>")
 
 
+def _rollout(rollout: dict[str, Any] | None) -> str:
+    if rollout is None:
+        return ""
+    rows = []
+    for w in rollout["waves"]:
+        gate = "passed" if w["gate_passed"] else "waiting"
+        rows.append(f'<tr data-wave="{w["index"]}"><td class="l">{w["index"]}</td>'
+                    f'<td class="l">{esc(w["tier"])} {w["percent"]:g} %</td>'
+                    f'<td>{w["nodes"]}</td><td>{w["on_target"]}</td>'
+                    f'<td>{w["healthy_on_target"]}</td>'
+                    f'<td class="l">{"released" if w["released"] else "held"}, gate {gate}'
+                    "</td></tr>")
+    return (f'<section id="rollout"><h2>Rollout {rollout["id"]} of <code>'
+            f'{esc(rollout["revision"][:12])}</code>: {esc(rollout["state"])}</h2>'
+            '<p>Operator plan and progress; agents do not read it yet.</p>'
+            '<div class="scroll"><table><thead><tr><th>wave</th><th class="l">nodes</th>'
+            '<th>count</th><th>on target</th><th>healthy</th><th class="l">state</th></tr>'
+            "</thead><tbody>" + "".join(rows) + "</tbody></table></div></section>")
+
+
 def dashboard(status: dict[str, Any], attention: list[dict[str, Any]],
-              metrics: dict[str, Any], operator: str, generated: str) -> str:
+              metrics: dict[str, Any], operator: str, generated: str, *,
+              rollout: dict[str, Any] | None = None) -> str:
     t = status["totals"]
     tiles = "".join([
         _tile("nodes", "nodes", t["nodes"]),
@@ -175,6 +196,7 @@ def dashboard(status: dict[str, Any], attention: list[dict[str, Any]],
 <section><h2>Revision spread</h2>{_revisions(status)}</section>
 <section><h2>Delivery ({metrics["window_days"]:g} days)</h2>{_delivery(metrics)}</section>
 <section><h2>Convergence of the latest revision</h2>{_convergence(metrics)}</section>
+{_rollout(rollout)}
 </main></body></html>"""
 
 

@@ -49,6 +49,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FleetServ
     operator = str(fleet_cli("operators", "add", "ops", db=db)["token"])
     tokens = {name: str(fleet_cli("nodes", "add", name, "--tier", tier, "--region", region,
                                   db=db)["token"]) for name, tier, region, *_ in SEED}
+    fleet_cli("rollout", "start", NEW, "--wave", "edge-site-a:50", "--wave", "vehicle:100",
+              db=db)
     server = FleetServer(db, tmp).start()
     for name, tier, _region, result, rev, health in SEED:
         if result is None:
@@ -103,6 +105,10 @@ def test_dashboard_shows_the_seeded_fleet(seeded: tuple[FleetServer, str],
         assert spread == {NEW: "4", OLD: "2", "(none)": "1"}
         assert browser.js("document.querySelector('#delivery tr[data-scope=all] "
                           "td[data-k=lead_median]').textContent") == "42 s"
+
+        waves = browser.js("[...document.querySelectorAll('#rollout tr[data-wave]')]"
+                           ".map(r => r.textContent)")
+        assert len(waves) == 2 and "edge-site-a 50 %" in waves[0]
 
         # The node-supplied HTML is text, not an element.
         assert browser.js("document.querySelectorAll('img').length") == 0
