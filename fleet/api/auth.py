@@ -1,9 +1,13 @@
-"""Tokens: high-entropy random strings, stored only as their SHA-256."""
+"""Tokens: high-entropy random strings, stored only as their SHA-256.
+
+A presented token is hashed and looked up by its hash. Whatever timing that
+lookup leaks is about the hash of the guess, which tells an attacker nothing
+about any stored token, so no secret is ever compared byte by byte.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 COOKIE = "fleet_session"
@@ -15,10 +19,6 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def bearer(header: str | None) -> str | None:
