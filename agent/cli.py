@@ -35,6 +35,17 @@ def _register() -> None:
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["render"]:
+        # Typer imports pydantic to coerce any parameter (~0.2 s); render parses its own.
+        from agent.commands.render import run
+
+        try:
+            run(sys.argv[2:])
+        except typer.Exit as exc:
+            raise SystemExit(exc.exit_code) from None
+        return
     app()
 
 

@@ -40,11 +40,16 @@ def _parser() -> argparse.ArgumentParser:
              add_help_option=False)
 def render(ctx: typer.Context) -> None:
     """Render a Kustomize overlay (PATH, or --tier NAME --repo DIR); see `render --help`."""
+    run(ctx.args)
+
+
+def run(argv: list[str]) -> None:
+    """The whole command; `agent.cli.main` calls it directly to skip Typer's start-up."""
     from agent.commands._output import Output, fail
     from agent.errors import EdgesyncError
 
     try:
-        args = _parser().parse_args(ctx.args)
+        args = _parser().parse_args(argv)
     except SystemExit as exc:
         raise typer.Exit(int(exc.code or 0)) from None
     mode = Output.json if args.output == "json" else Output.text

@@ -96,7 +96,7 @@ def generate(kind: str, args: Any, global_opts: Any, loader: Loader, *,
     binary: dict[str, str] = {}
 
     def put(key: str, value: str | bytes, source: str) -> None:
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.match(key) or key in (".", "..") or key.startswith(".."):
             raise RenderError(f"{what}: {key!r} is not a valid key name (from {source})",
                               where=where)
         if key in text or key in binary:
