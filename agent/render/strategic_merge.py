@@ -57,14 +57,21 @@ _DIRECTIVES: Final = ("delete", "replace", "merge")
 _MAP, _SEQ, _SCALAR = "MappingNode", "SequenceNode", "ScalarNode"
 
 
-def strategic_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def strategic_merge(
+    target: dict[str, Any], patch: dict[str, Any], *, where: str | None = None
+) -> dict[str, Any]:
     """Merge `patch` into `target` and return the result as a new dict.
 
     An empty dict means the patch deleted the whole object (`$patch: delete`
     at its top). Errors (a patch whose value kind differs from the target's, an
-    unknown `$patch` value) raise RenderError; the caller adds where.
+    unknown `$patch` value) raise RenderError naming `where` (the patch file).
     """
-    result = _walk(target, patch, None)
+    try:
+        result = _walk(target, patch, None)
+    except RenderError as failure:
+        if where is None or failure.where is not None:
+            raise
+        raise RenderError(failure.message, where=where) from None
     if result is _CLEAR or result is _MISSING or result is None:
         return {}
     if not isinstance(result, dict):
@@ -397,8 +404,6 @@ def _merge_simple_list(dest: list[Any], origin: list[Any], field: Field) -> list
     Returns None when the case is not that simple.
     """
     key = field.keys[0]
-    if not _merge_list_is_normal(dest, field):
-        return None
     named: set[str] = set()
     for item in origin:
         if not isinstance(item, dict) or not item or _DIRECTIVE in item:
@@ -407,16 +412,29 @@ def _merge_simple_list(dest: list[Any], origin: list[Any], field: Field) -> list
         if text == "" or text in named:
             return None
         named.add(text)
-    position = {_key_text(item, key): index for index, item in enumerate(dest)}
+    position: dict[str, int] = {}
+    for index, item in enumerate(dest):
+        if not isinstance(item, dict) or not item:
+            return None
+        text = _key_text(item, key)
+        if text == "" or text in position:
+            return None
+        position[text] = index
     result: list[Any] = []
     for item in origin:
         text = _key_text(item, key)
-        index = position.get(text)
-        merged = _walk(_MISSING if index is None else dest[index], item, field.node)
+        found = position.get(text)
+        merged = _walk(_MISSING if found is None else dest[found], item, field.node)
         if not isinstance(merged, dict) or _key_text(merged, key) != text:
             return None
         result.append(merged)
-    result.extend(item for item in dest if _key_text(item, key) not in named)
+    node = field.node
+    for item in dest:
+        if _key_text(item, key) not in named:
+            # An element the patch leaves alone must come out as it went in.
+            if node and _untouched_map(item, node) is not item:
+                return None
+            result.append(item)
     return result
 
 

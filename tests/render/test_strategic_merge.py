@@ -222,8 +222,10 @@ def test_top_level_delete_empties_the_object() -> None:
     ],
 )
 def test_bad_patches_raise_render_error(patch_spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(RenderError, match=message):
-        strategic_merge(deploy({"containers": containers("a")}), deploy(patch_spec))
+    with pytest.raises(RenderError, match=message) as caught:
+        strategic_merge(deploy({"containers": containers("a")}), deploy(patch_spec),
+                        where="overlay/patch.yaml")
+    assert caught.value.where == "overlay/patch.yaml"
 
 
 # ---------------------------------------------------------------- properties
