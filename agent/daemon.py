@@ -31,6 +31,8 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +44,7 @@ from agent.daemon_control import Controller, Trigger
 from agent.daemon_log import EventLog
 from agent.daemon_metrics import Metrics
 from agent.daemon_notify import notify, watchdog_interval
-from agent.errors import EdgesyncError
+from agent.errors import EdgesyncError, StateError
 from agent.tiers import Tier
 
 DEFER_RECHECK = 2.0
@@ -100,6 +102,8 @@ class Daemon:
         self._servers: list[Any] = []
         self._tier_cache: tuple[str, Tier] | None = None
         self._signals = 0
+        self._last_status = ""
+        self._socket_bound = False
 
     # -- outside requests ------------------------------------------------------------------
 
@@ -139,9 +143,14 @@ class Daemon:
 
     def run(self) -> int:
         self._install_signals()
-        self._start_servers()
+        try:
+            self._start_servers()
+        except BaseException:
+            self._stop_servers()
+            raise
         self._schedule_first()
-        notify("READY=1", f"STATUS={self._status_line()}")
+        self._last_status = self._status_line()
+        notify("READY=1", f"STATUS={self._last_status}")
         self.log("started", node=self.cfg.node, tier=self.cfg.tier, pid=os.getpid(),
                  socket=self.cfg.daemon.socket, metrics=self.cfg.daemon.metrics_listen,
                  mode=(t.sync.mode if (t := self._tier()) else "unknown (nothing on disk)"))
@@ -329,7 +338,7 @@ class Daemon:
         else:
             nxt = next_run(tier.sync, started, self.rng)
             self.state.next_poll = None if nxt is None else max(nxt, now + at_least)
-        notify(f"STATUS={self._status_line()}")
+        self._notify_status()
 
     def _still_deferred(self) -> bool:
         from agent.schedule import deferral
@@ -392,6 +401,13 @@ class Daemon:
         if rev is not None and rev.bytes_fetched:
             self.metrics.fetched_bytes.inc(rev.bytes_fetched)
 
+    def _notify_status(self) -> None:
+        """Tell systemd the status line when it changed (not on every idle poll)."""
+        line = self._status_line()
+        if line != self._last_status:
+            self._last_status = line
+            notify(f"STATUS={line}")
+
     def _status_line(self) -> str:
         s = self.state
         parts = [s.phase]
@@ -402,8 +418,6 @@ class Daemon:
             parts.append(f"deferred: {s.deferred}")
         if s.last_error and not s.last_ok:
             parts.append(f"error: {s.last_error.splitlines()[0][:120]}")
-        if s.next_poll:
-            parts.append(f"next poll {_iso(s.next_poll)}")
         return "; ".join(parts)
 
     def _reload_config(self) -> None:
@@ -442,19 +456,23 @@ class Daemon:
 
         d = self.cfg.daemon
         controller = Controller(self.enqueue, self.status)
-        self._servers.append(serve_socket(d.socket, d.socket_group, controller))
+        with _listening(d.socket):
+            self._servers.append(serve_socket(d.socket, d.socket_group, controller))
+        self._socket_bound = True
         if d.metrics_listen:
-            self._servers.append(self.metrics.serve(d.metrics_listen))
+            with _listening(d.metrics_listen):
+                self._servers.append(self.metrics.serve(d.metrics_listen))
         if d.webhook.listen:
-            self._servers.append(serve_webhook(d.webhook.listen, d.webhook.secret_file,
-                                               controller, self.log))
+            with _listening(d.webhook.listen):
+                self._servers.append(serve_webhook(d.webhook.listen, d.webhook.secret_file,
+                                                   controller, self.log))
 
     def _stop_servers(self) -> None:
         for server in self._servers:
             server.shutdown()
             server.server_close()
         sock = Path(self.cfg.daemon.socket)
-        if sock.is_socket():
+        if self._socket_bound and sock.is_socket():
             sock.unlink()
 
     def _install_signals(self) -> None:
@@ -474,6 +492,14 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_hup)
+
+
+@contextmanager
+def _listening(address: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StateError(f"cannot listen: {exc.strerror or exc}", where=address) from exc
 
 
 def run(config_path: str | None) -> int:

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError, EdgesyncError
+from agent.errors import ConfigError, EdgesyncError, StateError
 
 MAX_REQUEST = 64 * 1024
 
@@ -102,7 +102,9 @@ def serve_socket(path: str, group: str | None, controller: Controller) -> _UnixS
     sock_path = Path(path)
     sock_path.parent.mkdir(parents=True, exist_ok=True)
     if sock_path.is_socket() or sock_path.is_symlink():
-        sock_path.unlink()
+        if _answers(path):
+            raise StateError("another edge-agent daemon is serving this socket", where=path)
+        sock_path.unlink()  # left over from a daemon that died
     gid = -1
     if group:
         try:
@@ -118,6 +120,16 @@ def serve_socket(path: str, group: str | None, controller: Controller) -> _UnixS
     os.chmod(path, 0o660)
     threading.Thread(target=server.serve_forever, name="control-socket", daemon=True).start()
     return server
+
+
+def _answers(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(path)
+    except OSError:
+        return False
+    return True
 
 
 def request(path: str, message: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:

@@ -18,10 +18,10 @@ def run(config: str | None = CONFIG_OPTION) -> None:
     from agent.daemon import Daemon
 
     try:
-        daemon = Daemon(config)
+        code = Daemon(config).run()
     except EdgesyncError as exc:
         fail(exc)
-    raise typer.Exit(daemon.run())
+    raise typer.Exit(code)
 
 
 @app.command()

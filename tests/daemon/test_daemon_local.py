@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import stat
 import subprocess
 import uuid
@@ -119,3 +120,43 @@ def test_starts_offline_and_serves_the_revision_on_disk(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         listener.close()
+
+
+@pytest.mark.slow
+def test_second_daemon_on_the_same_socket_is_refused(tmp_path: Path) -> None:
+    fleet = FleetRepo(tmp_path / "remote", files=fleet_files("twice"))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    socket_port = busy.getsockname()[1]
+    data = {
+        "node": "n-twice", "tier": "vehicle", "state_dir": str(tmp_path / "state"),
+        "source": {"url": fleet.url}, "kube": {"kubeconfig": str(tmp_path / "none")},
+        "daemon": {"socket": str(tmp_path / "agent.sock"), "lock_file": str(tmp_path / "lock"),
+                   "metrics_listen": None},
+    }
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump(data))
+    first = subprocess.Popen([*AGENT, "run", "--config", str(config)], cwd=REPO,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_until((tmp_path / "agent.sock").exists, 30, "first daemon")
+        second = subprocess.run([*AGENT, "run", "--config", str(config)], cwd=REPO,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode == 1
+        assert "another edge-agent daemon is serving this socket" in second.stderr
+        assert first.poll() is None and (tmp_path / "agent.sock").exists()
+        # A metrics port someone else holds is named in the error, not a traceback.
+        data["daemon"]["socket"] = str(tmp_path / "other.sock")  # type: ignore[index]
+        data["daemon"]["metrics_listen"] = f"127.0.0.1:{socket_port}"  # type: ignore[index]
+        config.write_text(yaml.safe_dump(data))
+        third = subprocess.run([*AGENT, "run", "--config", str(config)], cwd=REPO,
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert third.returncode == 1
+        assert f"127.0.0.1:{socket_port}: cannot listen: Address already in use" in third.stderr
+        assert "Traceback" not in third.stderr
+        assert not (tmp_path / "other.sock").exists()
+    finally:
+        first.terminate()
+        first.wait(30)
+        busy.close()
