@@ -61,6 +61,13 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class PolicyConfig:
+    """Tier policy checks run on the node before apply (the same rules as `validate`)."""
+
+    enforce: bool = True
+
+
+@dataclass(frozen=True)
 class FleetConfig:
     url: str | None = None
     token_file: str | None = None
@@ -95,6 +102,7 @@ class AgentConfig:
     kube: KubeConfig = field(default_factory=KubeConfig)
     state_dir: str = "/var/lib/edgesync"
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from agent.config import AgentConfig
 from agent.errors import EdgesyncError, KubeError
-from agent.model import Bundle
+from agent.model import Bundle, Revision
 from agent.state import Inventory, InventoryEntry, StateStore
 from agent.tiers import Tier
 
@@ -43,6 +43,10 @@ class SyncResult:
     entries: tuple[dict[str, Any], ...] = ()
     interrupted: str | None = None
     reason: str | None = None
+    images: tuple[str, ...] = ()
+    desired_revision: str | None = None
+    commit_time: str | None = None
+    bytes_fetched: int = 0
 
     @property
     def ok(self) -> bool:
@@ -56,19 +60,34 @@ class SyncResult:
                 "failed_revision": self.failed_revision, "objects": self.objects,
                 "durations": {k: round(v, 3) for k, v in self.durations.items()},
                 "requests": self.requests, "interrupted": self.interrupted,
-                "reason": self.reason, "entries": list(self.entries)}
+                "reason": self.reason, "images": list(self.images),
+                "desired_revision": self.desired_revision, "commit_time": self.commit_time,
+                "bytes_fetched": self.bytes_fetched, "entries": list(self.entries)}
 
 
 def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def images_stage(cfg: AgentConfig, tier: Tier, bundle: Bundle) -> Bundle:
-    """Seam for the images stage (agent.images: pin refs to the tier registry's digests).
+def images_stage(cfg: AgentConfig, tier: Tier, bundle: Bundle,
+                 revision: str | None = None) -> tuple[Bundle, tuple[str, ...]]:
+    """Rewrite every image to the tier registry and pin it to this node's platform digest.
 
-    Returns the bundle as rendered until that stage is wired in here.
+    Raises `ImageError` naming every image that does not resolve, before anything
+    is written. Resolutions are cached per revision, so a no-op cycle asks no registry.
     """
-    return bundle
+    from agent.images import pin_bundle
+
+    pinned = pin_bundle(bundle, tier=tier, cfg=cfg.images, platform=cfg.platform,
+                        cache_dir=cfg.state_path / "images", revision=revision)
+    return pinned.bundle, tuple(p.pinned for p in pinned.pins)
+
+
+def policy_stage(tier: Tier, bundle: Bundle, revision: str) -> None:
+    """Refuse a bundle that breaks the tier's policy (tags are checked before pinning)."""
+    from agent.policy import enforce
+
+    enforce(bundle, tier, where=f"revision {revision}")
 
 
 def _render(repo: Path, tier: Tier) -> Bundle:
@@ -93,6 +112,8 @@ class _Cycle:
         self.check_defer = check_defer
         self.durations: dict[str, float] = {}
         self.state = store.load()
+        self.images: tuple[str, ...] = ()
+        self.source: Revision | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -103,8 +124,12 @@ class _Cycle:
             self.durations[name] = self.durations.get(name, 0.0) + time.monotonic() - start
 
     def result(self, outcome: Outcome, **kw: Any) -> SyncResult:
+        src = self.source
         return SyncResult(node=self.cfg.node, tier=self.cfg.tier, result=outcome,
-                          durations=dict(self.durations), **kw)
+                          durations=dict(self.durations), images=self.images,
+                          desired_revision=src.id if src else None,
+                          commit_time=src.commit_time if src else None,
+                          bytes_fetched=src.bytes_fetched if src else 0, **kw)
 
     def run(self) -> SyncResult:
         interrupted = (f"the previous sync of {self.state.applying} was interrupted"
@@ -118,6 +143,7 @@ class _Cycle:
                     from agent.source import resolve
 
                     rev = resolve(self.cfg, offline=False)
+                    self.source = rev
                 with self.stage("render"):
                     from agent.tiers import load_tiers
 
@@ -130,8 +156,11 @@ class _Cycle:
                     else:
                         bundle = _render(Path(rev.path), tier)
                 if held_back is None:
+                    if self.cfg.policy.enforce:
+                        with self.stage("policy"):
+                            policy_stage(tier, bundle, revision)
                     with self.stage("images"):
-                        bundle = images_stage(self.cfg, tier, bundle)
+                        bundle, self.images = images_stage(self.cfg, tier, bundle, revision)
                 if self.check_defer is not None:
                     reason = self.check_defer(tier)
                     if reason:
@@ -139,7 +168,8 @@ class _Cycle:
                                            failed_revision=self.state.failed_revision)
         except EdgesyncError as exc:
             return self._record_failure_before_apply(exc, interrupted)
-        out = self._converge(revision, bundle, timeout, interrupted)
+        out = self._converge(revision, bundle, timeout, interrupted,
+                             holding_back=held_back is not None)
         if held_back is not None:
             note = (f"revision {held_back} failed before ({self.state.failed_reason}); "
                     f"staying on {revision} until the source moves past it")
@@ -164,7 +194,7 @@ class _Cycle:
                            interrupted=interrupted, failed_revision=self.state.failed_revision)
 
     def _converge(self, revision: str, bundle: Bundle, timeout: float,
-                  interrupted: str | None) -> SyncResult:
+                  interrupted: str | None, *, holding_back: bool = False) -> SyncResult:
         from agent.kube import KubeClient, ResourceManager, load_connection
 
         try:
@@ -175,7 +205,7 @@ class _Cycle:
             mgr = ResourceManager(client, node=self.cfg.node,
                                   field_manager=self.cfg.kube.field_manager)
             out = _Apply(self, mgr, revision, bundle, timeout=timeout,
-                         interrupted=interrupted).run()
+                         interrupted=interrupted, holding_back=holding_back).run()
             return SyncResult(**{**out.__dict__, "requests": client.counter.snapshot()})
 
 
@@ -183,7 +213,8 @@ class _Apply:
     """Apply one target revision, verify it, roll back when it breaks, record the outcome."""
 
     def __init__(self, cycle: _Cycle, mgr: Any, revision: str, bundle: Bundle, *,
-                 timeout: float, interrupted: str | None):
+                 timeout: float, interrupted: str | None, holding_back: bool = False):
+        self.holding_back = holding_back
         self.c = cycle
         self.mgr = mgr
         self.revision = revision
@@ -250,7 +281,8 @@ class _Apply:
             c.state = c.state.update(applied_revision=self.revision,
                                      last_good_revision=self.revision, result=outcome,
                                      error=None, last_sync=now_rfc3339(), applying=None)
-            if c.state.failed_revision == self.revision:
+            if not self.holding_back:
+                # Healthy on a revision the source asked for: it moved past any failed one.
                 c.state = c.state.update(failed_revision=None, failed_reason=None)
             store.save(c.state)
             store.keep_bundles(self.revision)
@@ -348,3 +380,23 @@ def _fingerprints(applied: Any, mgr: Any) -> dict[str, tuple[str, str]]:
             out[d.subject] = (d.digest, str((obj.get("metadata") or {})
                                             .get("resourceVersion", "")))
     return out
+
+
+def report_result(cfg: AgentConfig, result: SyncResult, *,
+                  flush_seconds: float = 10.0) -> str | None:
+    """Spool the cycle's report and try to send it; returns why it was not sent, if so.
+
+    Delivery problems never fail a sync: the report waits in the on-disk spool.
+    """
+    from agent.report import deliver, result_report
+
+    if not cfg.fleet.url:
+        return None
+    report = result_report(cfg, result, desired_revision=result.desired_revision,
+                           commit_time=result.commit_time, images=result.images,
+                           bytes_fetched=result.bytes_fetched)
+    try:
+        outcome = deliver(cfg, report, flush_seconds=flush_seconds)
+    except EdgesyncError as exc:
+        return str(exc)
+    return outcome.error

@@ -24,15 +24,19 @@ def sync(
 ) -> None:
     """Sync the node to its tier's bundle once (exit 0 when converged and healthy)."""
     from agent.config import load_config
-    from agent.cycle import sync_once
+    from agent.cycle import report_result, sync_once
 
     if not once:
         fail("sync runs one cycle: pass --once (the loop is `edge-agent run`)", code=2,
              output=output)
     try:
-        result = sync_once(load_config(config), offline=offline)
+        cfg = load_config(config)
+        result = sync_once(cfg, offline=offline)
     except EdgesyncError as exc:
         fail(exc, output=output)
+    not_sent = report_result(cfg, result)
+    if not_sent:
+        typer.echo(f"note: report kept in the spool: {not_sent}", err=True)
     if output is Output.json:
         emit_json(result.to_json())
     else:
@@ -74,7 +78,7 @@ def diff(config: str | None = CONFIG_OPTION) -> None:
         cfg = load_config(config)
         rev = resolve(cfg, offline=False)
         tier = load_tiers(rev.path, cfg.source.tiers_file).get(cfg.tier)
-        bundle = images_stage(cfg, tier, _render(Path(rev.path), tier))
+        bundle, _ = images_stage(cfg, tier, _render(Path(rev.path), tier), rev.id)
         with KubeClient(load_connection(cfg.kube.kubeconfig, cfg.kube.context)) as client:
             mgr = ResourceManager(client, node=cfg.node, field_manager=cfg.kube.field_manager)
             entries = diff_bundle(mgr, mgr.prepare(bundle))
