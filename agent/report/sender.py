@@ -109,10 +109,18 @@ class Sender:
                 return False
             return time.monotonic() >= deadline
 
+        backoff = tenacity.wait_random_exponential(multiplier=0.2, max=max_wait)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            # Never sleep past the deadline: `sync --once` must exit on time.
+            pause = float(backoff(state))
+            if deadline is not None:
+                pause = min(pause, max(0.0, deadline - time.monotonic()))
+            return pause
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_RetryableError),
-            wait=tenacity.wait_random_exponential(multiplier=0.2, max=max_wait),
-            stop=stop, reraise=True)
+            wait=wait, stop=stop, reraise=True)
         result: tuple[int, dict[str, Any]] = retrying(self._post, payload, deadline)
         return result
 

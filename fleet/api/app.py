@@ -102,7 +102,9 @@ class FleetApp:
         if node is None:
             return self._reject("unauthenticated", 401, "a valid node token is required")
         if not self.limiter.allow(node.name):
-            return self._reject("rate_limited", 429, f"node {node.name} sends too often")
+            response = self._reject("rate_limited", 429, f"node {node.name} sends too often")
+            response.headers["Retry-After"] = "1"
+            return response
         raw = await self._read_body(request)
         if raw is None:
             return self._reject("too_large", 413,

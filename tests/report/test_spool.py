@@ -109,3 +109,21 @@ def test_unwritable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ReportError, match="report spool"):
         Spool(blocker / "state")
+
+
+def test_flush_to_a_dead_service_returns_by_its_deadline(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    from agent.report import Sender
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Spool(tmp_path) as spool, Sender(f"http://127.0.0.1:{port}", "t") as sender:
+        spool.put(_result(1))
+        started = time.monotonic()
+        result = sender.flush(spool, deadline=started + 1.0, max_wait=30)
+        elapsed = time.monotonic() - started
+    assert result.sent == 0 and result.pending == 1 and result.error
+    assert elapsed < 1.5
