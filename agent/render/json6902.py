@@ -12,13 +12,13 @@ leniencies are part of the behaviour operators rely on, and kept here:
   `~1` and `~0` decode to `/` and `~`;
 * `test` compares scalars by their JSON text (`1` is not `1.0`).
 
-Error texts follow the library's, prefixed with the op's position. The target
-is not mutated: each op copies only the containers on its path.
+Error texts follow the library's, prefixed with the op's position. The inputs
+are not mutated: each op copies the containers on its path and the values it
+inserts; the result shares every other subtree with the target.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -68,16 +68,16 @@ def _apply_op(doc: Any, op: object) -> Any:
     kind = op.get("op")
     path = _field(op, "path", kind)
     if kind == "add":
-        value = op.get("value")
+        value = _clone(op.get("value"))
         return _edit(doc, path, lambda c, k: _add(c, k, value), "add")
     if kind == "remove":
         return _edit(doc, path, _remove, "remove")
     if kind == "replace":
-        value = op.get("value")
+        value = _clone(op.get("value"))
         if path == "":
             # The library swaps the whole document for an object or array and
             # silently ignores any other value.
-            return copy.deepcopy(value) if isinstance(value, dict | list) else doc
+            return value if isinstance(value, dict | list) else doc
         return _edit(doc, path, lambda c, k: _replace(c, k, value), "replace")
     if kind == "test":
         if "value" not in op:
@@ -92,9 +92,19 @@ def _apply_op(doc: Any, op: object) -> Any:
         if kind == "move":
             doc = _edit(doc, source, _remove, kind, "from ")
         else:
-            value = copy.deepcopy(value)
+            value = _clone(value)
         return _edit(doc, path, lambda c, k: _add(c, k, value), kind, "destination ")
     raise _OpError(f"Unexpected kind: {kind}")
+
+
+def _clone(value: Any) -> Any:
+    # Values from the patch are copied in: one patch applied to many objects
+    # must not leave them sharing a subtree a later transformer edits in place.
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
 
 
 def _field(op: dict[str, Any], name: str, kind: object) -> str:

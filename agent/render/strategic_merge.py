@@ -20,8 +20,9 @@ strategic merge, and its output is the oracle, quirks included:
 * walking the target normalises its merge lists even where the patch does not
   touch them (duplicated keys collapse to the last one, empty elements go).
 
-The inputs are never mutated; unchanged subtrees of the target are shared
-with the result, not copied.
+The inputs are never mutated. The result shares unchanged subtrees with the
+target, and the subtrees the patch adds with the patch: a caller that edits
+results in place applies a fresh copy of a patch to each object.
 """
 
 from __future__ import annotations

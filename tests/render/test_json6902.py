@@ -158,3 +158,14 @@ def test_array_insert_matches_list_insert(items: list[int], index: int, value: i
     expected = list(items)
     expected.insert(index, value)
     assert result["items"] == expected
+
+
+def test_inserted_values_are_not_shared_between_results() -> None:
+    ops = [{"op": "add", "path": "/metadata/labels", "value": {"tier": "edge"}},
+           {"op": "copy", "from": "/metadata/labels", "path": "/metadata/annotations"}]
+    first = apply_json6902(target(), ops, where="p")
+    second = apply_json6902(target(), ops, where="p")
+    first["metadata"]["labels"]["extra"] = "1"
+    assert second["metadata"]["labels"] == {"tier": "edge"}
+    assert first["metadata"]["annotations"] == {"tier": "edge"}
+    assert ops[0]["value"] == {"tier": "edge"}
