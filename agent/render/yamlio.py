@@ -216,6 +216,15 @@ def load_one(text: str, where: str) -> Any:
 def dump_all(docs: list[Any]) -> str:
     if not docs:
         return ""
+    from agent.render.emit import dump_documents
+
+    return dump_documents(docs)
+
+
+def dump_all_pyyaml(docs: list[Any]) -> str:
+    """PyYAML's writer (kept as the reference the fast writer is tested against)."""
+    if not docs:
+        return ""
     out: str = yaml.dump_all(docs, Dumper=_Dumper, default_flow_style=False,
                              sort_keys=False, allow_unicode=True, width=1 << 30)
     return out.removeprefix("---\n") if out.startswith("---\n") else out

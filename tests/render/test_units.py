@@ -143,3 +143,24 @@ def test_hash_is_sha256_prefix() -> None:
     digest = hashlib.sha256(encoded.encode()).hexdigest()[:10]
     swapped = digest.translate(str.maketrans("013ae", "ghkmt"))
     assert hash_suffix({"kind": "ConfigMap"}) == swapped
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+                     st.floats(allow_nan=False),
+                     st.sampled_from(["on", "yes", "no", "~", "1:20", "0x1F", "1e3", "- a",
+                                      "a: b", "#x", "2024-01-01", "line\nnext\n", " lead",
+                                      "trail ", "multi\n\nblank", "tab\tin", "\n", "=", "<<"]))
+_TREES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=20)
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=10), _TREES, min_size=1, max_size=4),
+                max_size=3))
+def test_writer_round_trips(docs: list[dict[str, object]]) -> None:
+    import yaml
+
+    text = dump_all(docs)
+    assert load_all(text, "t") == docs
+    # Readers that follow YAML 1.1 (kubectl, PyYAML's defaults) read the same values.
+    assert [d for d in yaml.safe_load_all(text) if d is not None] == docs
