@@ -239,3 +239,59 @@ def test_webhook_needs_the_hmac_signature(tmp_path: Path, git_env: Env, kube_env
     finally:
         if node.proc:
             node.proc.kill()
+
+
+NEVER_BOUND = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: stuck}
+spec:
+  storageClassName: edgesync-no-such-class
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_sigterm_finishes_the_running_cycle_and_a_second_abandons_it(
+        tmp_path: Path, git_env: Env, kube_env: Env, ns: str, signals: int) -> None:
+    files = fleet_files(ns)
+    files["tiers.yaml"] = files["tiers.yaml"].replace("health_timeout: 30s}",
+                                                      "health_timeout: 8s}", 1)
+    fleet = HttpFleet(git_env, tmp_path / "remote", files=files)
+    node = Node(tmp_path, git_env, kube_env, tier="cloud", fleet=fleet)
+    try:
+        node.start()
+        assert node.proc is not None
+        good = fleet.head()
+        wait_until(lambda: node.status()["last_good_revision"] == good, 60, "a good revision")
+        # A claim that is never bound keeps the next cycle waiting for health until timeout.
+        fleet.write("cloud/stuck.yaml", NEVER_BOUND)
+        fleet.write("cloud/kustomization.yaml",
+                    f"namespace: {ns}-cloud\nresources: [namespace.yaml, ../base, stuck.yaml]\n")
+        fleet.commit("a claim that never binds")
+        fleet.push()
+        wait_until(lambda: node.status()["phase"] == "syncing", 30, "the cycle to start")
+        time.sleep(1)
+        for _ in range(signals):
+            node.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+        code = node.proc.wait(60)
+        events = node.events()
+        names = [e["event"] for e in events]
+        state = json.loads(Path(node.data["state_dir"], "state.json").read_text())
+        if signals == 1:
+            assert code == 0
+            assert "finishing the running cycle" in events[names.index("signal")]["action"]
+            after = names[names.index("signal"):]
+            assert "failed" in after and after[-1] == "stopped", names
+            # Finished: rolled back to the last good revision, nothing left half-applied.
+            assert state["applying"] is None
+            assert state["applied_revision"] == good and state["result"] == "rolled-back"
+        else:
+            assert code == 143
+            # Abandoned mid-cycle: the state file says so, and the next run converges.
+            assert state["applying"] and state["applying"] != good
+    finally:
+        if node.proc and node.proc.poll() is None:
+            node.proc.kill()
