@@ -18,7 +18,8 @@ from agent.cli import app
 
 _USAGE = """\
 edge-agent render PATH [--repo DIR] [--output yaml|json]
-       edge-agent render --tier NAME --repo DIR [--output yaml|json]"""
+       edge-agent render --tier NAME --repo DIR [--resolve-images [--config FILE]]
+                         [--output yaml|json]"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="fleet repo root: with --tier, the repo to read; with PATH, "
                              "a bound no file may leave")
     parser.add_argument("--output", "-o", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--resolve-images", action="store_true",
+                        help="with --tier: move images to the tier's registry and pin them to "
+                             "this node's platform digests (agent.images)")
+    parser.add_argument("--config", "-c", help="agent config for --resolve-images "
+                                               "(images.* keys, platform)")
     return parser
 
 
@@ -57,11 +63,18 @@ def run(argv: list[str]) -> None:
         fail("give either PATH or --tier, not both", output=mode)
     if args.tier is None and args.path is None:
         fail("give a kustomization PATH or --tier NAME --repo DIR", output=mode)
+    if args.resolve_images and args.tier is None:
+        fail("--resolve-images needs --tier (the tier names the registry)", output=mode)
     try:
         from agent import render as engine
 
         if args.tier is not None:
             bundle = engine.render_tier(args.repo or Path("."), args.tier)
+            if args.resolve_images:
+                from agent.images import resolve_rendered_tier
+
+                bundle = resolve_rendered_tier(bundle, repo=args.repo or Path("."),
+                                               tier=args.tier, config=args.config)
         else:
             bundle = engine.render(args.path, root=args.repo)
         text = engine.to_json(bundle) if mode is Output.json else engine.to_yaml(bundle)

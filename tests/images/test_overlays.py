@@ -3,6 +3,9 @@ local registry through `images.registry_override`, unchanged."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,5 +53,27 @@ def test_render_resolve_images_helper(registry_env: Env, tmp_path: Path) -> None
     pinned = resolve_rendered_tier(render_tier(OVERLAYS, "vehicle"), repo=OVERLAYS,
                                    tier="vehicle", config=str(config))
     images = {u.image for u in image_uses(pinned)}
+    assert images == {f"{registry_env.registry}/edgesync/busybox@"
+                      f"{registry_env.registry_images['multi/arm64']}"}
+
+
+def test_render_command_with_resolve_images(registry_env: Env, tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text(registry_env.registry_password)
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "node: n1\ntier: vehicle\nplatform: linux/arm64\n"
+        f"source: {{path: {OVERLAYS}}}\n"
+        f"images: {{registry_override: '{registry_env.registry}', insecure_http: true, "
+        f"username: {registry_env.registry_user}, password_file: {password}}}\n")
+    edge_agent = Path(sys.executable).parent / "edge-agent"
+    done = subprocess.run([str(edge_agent), "render", "--tier", "vehicle", "--repo",
+                           str(OVERLAYS), "--resolve-images", "--config", str(config),
+                           "-o", "json"], capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    images = {c["image"] for obj in json.loads(done.stdout)
+              if obj.get("kind") == "Deployment"
+              for c in obj["spec"]["template"]["spec"]["containers"]}
     assert images == {f"{registry_env.registry}/edgesync/busybox@"
                       f"{registry_env.registry_images['multi/arm64']}"}
