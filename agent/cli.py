@@ -46,6 +46,11 @@ def main() -> None:
         except typer.Exit as exc:
             raise SystemExit(exc.exit_code) from None
         return
+    if sys.argv[1:2] == ["images"]:
+        # Same reason: the images commands parse their own options (agent/images/__main__.py).
+        from agent.images.__main__ import main as images_main
+
+        raise SystemExit(images_main(sys.argv[2:], prog="edge-agent images"))
     app()
 
 
