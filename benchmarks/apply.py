@@ -140,6 +140,15 @@ class Bench:
                 "first_requests": first["requests"], "noop_wall": nwall,
                 "noop_requests": noop["requests"]}
 
+    def drop_namespaces(self) -> None:
+        """Delete this run's namespaces and wait: the local cluster's Service range is small,
+        and each run allocates 250 cluster IPs."""
+        if self.namespaces:
+            subprocess.run([self.kubectl, "--kubeconfig", self.kubeconfig, "delete",
+                            "namespace", "--wait=true", "--timeout=300s", *self.namespaces],
+                           capture_output=True, check=False)
+            self.namespaces.clear()
+
     def cleanup(self) -> None:
         if self.namespaces:
             subprocess.run([self.kubectl, "--kubeconfig", self.kubeconfig, "delete",
@@ -170,6 +179,7 @@ def main() -> None:
                         kubectl_times.append(bench.kubectl_apply())
                     else:
                         agent_runs.append(bench.agent_sync())
+                    bench.drop_namespaces()
                 print(f"run {i + 1}: kubectl {kubectl_times[-1]:.2f}s, edgesync "
                       f"{agent_runs[-1]['wall']:.2f}s (health wait "
                       f"{agent_runs[-1]['health']:.2f}s)", flush=True)

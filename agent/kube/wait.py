@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from agent.kube.client import UnreachableError
 from agent.kube.health import Health, HealthStatus, assess, has_rule
 from agent.kube.manager import Desired, ResourceManager, listing
 
@@ -61,7 +62,13 @@ def wait_healthy(mgr: ResourceManager, desired: Iterable[Desired], *, timeout: f
     desired = list(desired)
     start = clock()
     while True:
-        objects = check(mgr, desired)
+        try:
+            objects = check(mgr, desired)
+        except UnreachableError:
+            if clock() - start >= timeout:
+                raise
+            time.sleep(interval)  # the apiserver may be back before the timeout
+            continue
         elapsed = clock() - start
         if any(o.status is HealthStatus.degraded for o in objects):
             return HealthReport(False, objects, seconds=elapsed)

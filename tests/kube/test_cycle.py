@@ -26,6 +26,8 @@ def agent(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
 
 def sync(config: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     proc = agent("sync", "--once", "--config", str(config), "--output", "json", *extra)
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr)  # shown by pytest when the test fails
     try:
         return proc.returncode, json.loads(proc.stdout)
     except ValueError:
@@ -41,10 +43,10 @@ def cm(name: str, ns: str, **data: str) -> dict[str, Any]:
             "data": dict(data)}
 
 
-def deploy(name: str, ns: str, **pod: Any) -> dict[str, Any]:
+def deploy(name: str, ns: str, deadline: int = 90, **pod: Any) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": 1, "progressDeadlineSeconds": 8,
+            "spec": {"replicas": 1, "progressDeadlineSeconds": deadline,
                      "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "main",
@@ -103,9 +105,10 @@ def test_unschedulable_deployment_rolls_back(setup: Callable[..., Path],
     ns = namespaces()
     good = [ns_obj(ns), cm("settings", ns, mode="good"), deploy("web", ns)]
     code, first = sync(setup(good))
-    assert code == 0 and first["result"] == "applied", first
+    assert code == 0 and first["result"] == "applied", (first["error"], first["health"])
 
-    broken = deploy("edge-cam", ns, nodeSelector={"edgesync.io/no-such-node": "true"})
+    broken = deploy("edge-cam", ns, deadline=6,
+                    nodeSelector={"edgesync.io/no-such-node": "true"})
     config = setup([ns_obj(ns), cm("settings", ns, mode="new"), deploy("web", ns), broken])
     code, second = sync(config)
     assert code != 0
@@ -134,7 +137,7 @@ def test_unschedulable_deployment_rolls_back(setup: Callable[..., Path],
     fixed = deploy("edge-cam", ns)
     code, fourth = sync(setup([ns_obj(ns), cm("settings", ns, mode="new"),
                                deploy("web", ns), fixed]))
-    assert code == 0 and fourth["result"] == "applied", fourth
+    assert code == 0 and fourth["result"] == "applied", (fourth["health"], fourth["error"])
     assert fourth["failed_revision"] is None
 
 
