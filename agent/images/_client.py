@@ -19,9 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from agent.errors import ConfigError
 from agent.images._auth import RegistryAuth
@@ -37,6 +37,9 @@ from agent.images._errors import (
     UnauthorizedError,
 )
 from agent.images._manifest import ACCEPT, media_type_of
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -220,6 +223,8 @@ class RegistryClient:
         policy = self.options.retry
         if policy.attempts <= 1:
             raise first.final from None
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
         retrying = Retrying(stop=stop_after_attempt(policy.attempts - 1),
                             wait=self._wait, retry=retry_if_exception_type(_RetryableError),
                             reraise=True)
