@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.errors import ReportError
+from agent.report.build import SyncOutcome, result_report
 from agent.report.model import Report
 from agent.report.sender import Sender
 from agent.report.spool import Spool
@@ -52,3 +53,19 @@ def deliver(cfg: AgentConfig, report: Report | None, *,
             result = sender.flush(spool, deadline=time.monotonic() + flush_seconds,
                                   max_wait=max(0.5, flush_seconds / 4))
     return DeliveryOutcome(report is not None, result.sent, result.pending, result.error)
+
+
+def report_cycle(cfg: AgentConfig, outcome: SyncOutcome, *, commit_time: str | None = None,
+                 desired_revision: str | None = None, flush_seconds: float = 10.0
+                 ) -> DeliveryOutcome:
+    """Report one cycle's outcome; a reporting problem never fails the sync itself.
+
+    For `edge-agent sync --once` and the daemon: build the report, spool it,
+    try to send for at most `flush_seconds`, and say what happened.
+    """
+    try:
+        report = result_report(cfg, outcome, commit_time=commit_time,
+                               desired_revision=desired_revision)
+        return deliver(cfg, report, flush_seconds=flush_seconds)
+    except ReportError as exc:
+        return DeliveryOutcome(spooled=False, sent=0, pending=-1, error=str(exc))

@@ -88,3 +88,28 @@ def test_a_report_the_service_refuses_is_set_aside_and_the_rest_flow(tmp_path: P
         assert "reports[2].health" in reason
     finally:
         server.stop()
+
+
+def test_report_cycle_sends_a_sync_result_and_never_raises(tmp_path: Path) -> None:
+    import httpx
+
+    from agent.cycle import SyncResult
+    from agent.report import report_cycle
+
+    server, cfg = _setup(tmp_path)
+    operator = str(fleet_cli("operators", "add", "ops", db=server.db)["token"])
+    try:
+        outcome = SyncResult(node="n1", tier="cloud", result="rolled-back", revision="good",
+                             failed_revision="bad", error="health check failed",
+                             health={"status": "Degraded", "objects": []})
+        delivered = report_cycle(cfg, outcome, commit_time="2026-01-01T00:00:00Z")
+        assert delivered.sent == 1 and delivered.error is None
+        node = httpx.get(f"{server.url}/v1/nodes/n1",
+                         headers={"Authorization": f"Bearer {operator}"}).json()["node"]
+        assert (node["result"], node["revision"], node["desired_revision"], node["state"]) == (
+            "rolled_back", "good", "bad", "failed")
+        Path(str(cfg.fleet.token_file)).write_text("")
+        broken = report_cycle(cfg, outcome)
+        assert broken.sent == 0 and broken.error and "token file is empty" in broken.error
+    finally:
+        server.stop()
