@@ -48,7 +48,11 @@ def deliver(cfg: AgentConfig, report: Report | None, *,
         if not cfg.fleet.token_file:
             return DeliveryOutcome(True, 0, spool.stats().pending,
                                    "fleet.token_file is not set; report kept in the spool")
-        token = read_token(cfg.fleet.token_file)
+        try:
+            token = read_token(cfg.fleet.token_file)
+        except ReportError as exc:
+            return DeliveryOutcome(report is not None, 0, spool.stats().pending,
+                                   f"{exc}; report kept in the spool")
         with Sender(cfg.fleet.url, token, cfg.fleet.ca_file) as sender:
             result = sender.flush(spool, deadline=time.monotonic() + flush_seconds,
                                   max_wait=max(0.5, flush_seconds / 4))

@@ -111,5 +111,6 @@ def test_report_cycle_sends_a_sync_result_and_never_raises(tmp_path: Path) -> No
         Path(str(cfg.fleet.token_file)).write_text("")
         broken = report_cycle(cfg, outcome)
         assert broken.sent == 0 and broken.error and "token file is empty" in broken.error
+        assert broken.spooled and broken.pending == 1  # kept for when the token is fixed
     finally:
         server.stop()
