@@ -119,6 +119,15 @@ class ClientOptions:
     user_agent: str = "edgesync"
 
 
+# References name Docker Hub `docker.io`, but its registry API is served elsewhere.
+DOCKER_HUB_API_HOST = "registry-1.docker.io"
+
+
+def api_host(domain: str) -> str:
+    """The host serving the registry API for a reference's domain."""
+    return DOCKER_HUB_API_HOST if domain in ("docker.io", "index.docker.io") else domain
+
+
 class RegistryClient:
     """Manifest and blob reads against one registry host."""
 
@@ -127,7 +136,8 @@ class RegistryClient:
                  counter: RequestCounter | None = None) -> None:
         self.host = host
         self.options = options or ClientOptions()
-        self.base_url = f"{'http' if self.options.insecure_http else 'https'}://{host}"
+        scheme = "http" if self.options.insecure_http else "https"
+        self.base_url = f"{scheme}://{api_host(host)}"
         self.auth = RegistryAuth(host, credential)
         self.counter = counter or RequestCounter()
         verify: ssl.SSLContext | bool = True

@@ -143,3 +143,12 @@ def test_retry_after() -> None:
     later = parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT")
     assert later is not None and later > 1e9
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_docker_hub_references_use_its_api_host() -> None:
+    from agent.images import RegistryPool, parse_reference
+
+    with RegistryPool() as pool:
+        client = pool.client(parse_reference("busybox").domain)
+        assert client.base_url == "https://registry-1.docker.io"
+        assert pool.client("harbor.local:8443").base_url == "https://harbor.local:8443"
