@@ -40,12 +40,12 @@ def config_from_crd(doc: Any, where: str) -> TransformerConfig:
         if not {"kind", "apiVersion", "metadata"} <= set(props):
             continue
         gvk = Gvk(kind=str(type_name).split(".")[-1])
-        _load(cfg, gvk, doc, str(type_name), [], set())
+        _load(cfg, gvk, doc, str(type_name), [], seen=set())
     return cfg
 
 
 def _load(cfg: TransformerConfig, gvk: Gvk, definitions: dict[str, Any], type_name: str,
-          path: list[str], seen: set[str]) -> None:
+          path: list[str], *, seen: set[str]) -> None:
     api = definitions.get(type_name)
     if api is None or type_name in seen:
         return
@@ -68,4 +68,4 @@ def _load(cfg: TransformerConfig, gvk: Gvk, definitions: dict[str, Any], type_na
                                         (FieldSpec(gvk, "/".join([*here, key])),)))
         ref = prop.get("$ref")
         if isinstance(ref, str) and ref:
-            _load(cfg, gvk, definitions, ref, here, seen | {type_name})
+            _load(cfg, gvk, definitions, ref, here, seen=seen | {type_name})
