@@ -35,6 +35,7 @@ pytestmark = [pytest.mark.registry, pytest.mark.slow]
 ISSUER = "edgesync-test-issuer"
 SERVICE = "edgesync-token-registry"
 USER, PASSWORD = "fleet-reader", "s3cret-token-pass"
+REFRESH_TOKEN = "identity-token-for-fleet-reader"
 
 
 def _b64url(data: bytes) -> str:
@@ -57,6 +58,7 @@ class TokenServer:
     issuer: str = ISSUER
     issued: list[str] = field(default_factory=list)
     refused: int = 0
+    posts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sign(self, scope: str) -> str:
@@ -79,18 +81,7 @@ class TokenServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = parse_qs(urlparse(self.path).query)
-                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
-                    with server.lock:
-                        server.refused += 1
-                    self.send_response(401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                assert query.get("service") == [SERVICE]
-                scope = query.get("scope", [""])[0]
+            def _issue(self, scope: str) -> None:
                 with server.lock:
                     server.issued.append(scope)
                 token = server.sign(scope)
@@ -101,6 +92,35 @@ class TokenServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _refuse(self) -> None:
+                with server.lock:
+                    server.refused += 1
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self._refuse()
+                    return
+                assert query.get("service") == [SERVICE]
+                self._issue(query.get("scope", [""])[0])
+
+            def do_POST(self) -> None:
+                # The OAuth2 form: an identity (refresh) token instead of a password.
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                if form.get("grant_type") != ["refresh_token"] or \
+                        form.get("refresh_token") != [REFRESH_TOKEN]:
+                    self._refuse()
+                    return
+                assert form.get("service") == [SERVICE]
+                with server.lock:
+                    server.posts += 1
+                self._issue(form.get("scope", [""])[0])
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -295,3 +315,18 @@ def test_token_realm_refuses_bad_credentials(token_realm: TokenRealm, tmp_path: 
     with pytest.raises(PreflightError, match="requires credentials"):
         pin_bundle(BUNDLE, tier=TIER, cfg=anonymous, platform="linux/amd64", cache_dir=None,
                    revision=None)
+
+
+def test_identity_token_from_docker_config(token_realm: TokenRealm, registry_env: Env,
+                                           tmp_path: Path) -> None:
+    # `docker login` against an OAuth2 realm stores an identity token, not a password.
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"auths": {token_realm.registry: {"identitytoken": REFRESH_TOKEN}}}))
+    cfg = ImagesConfig(registry_override=token_realm.registry, insecure_http=True,
+                       docker_config=str(tmp_path))
+    posts = token_realm.tokens.posts
+    bundle = bundle_of(deployment("a", "registry.example.com/edgesync/busybox:list"))
+    result = pin_bundle(bundle, tier=TIER, cfg=cfg, platform="linux/arm64", cache_dir=None,
+                        revision=None)
+    assert result.pins[0].digest == registry_env.registry_images["list/arm64"]
+    assert token_realm.tokens.posts == posts + 1
