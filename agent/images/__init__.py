@@ -15,8 +15,8 @@ Errors all derive from `agent.errors.ImageError`.
 from agent.images import _httpx  # noqa: F401, I001  (before anything imports httpx)
 from agent.errors import ImageError
 from agent.images._bundle import ImageUse, image_uses, map_images
-from agent.images._commands import resolve_rendered_tier
 from agent.images._client import ClientOptions, RegistryClient, RegistryPool, RetryPolicy
+from agent.images._commands import resolve_rendered_tier
 from agent.images._credentials import Credential, Credentials, DockerConfig
 from agent.images._errors import (
     DigestMismatchError,
