@@ -72,8 +72,9 @@ class GitSource:
         self.state_dir = cfg.state_path
         self.cache = self.state_dir / "git"
         self.spec = parse_ref(cfg.source.ref)
-        # A checkout is cut for one tier and policy file; another cut of the same commit differs.
-        self.scope = f"{cfg.tier}:{cfg.source.tiers_file}"
+        # A checkout is cut for one tier and policy file, and verified or not; a checkout of
+        # the same commit under other settings is made again (and verified, if asked).
+        self.scope = f"{cfg.tier}:{cfg.source.tiers_file}:verify={cfg.source.verify.mode}"
         self._trust_config: dict[str, str] = {}
         self._trust_env: dict[str, str] = {}
 

@@ -89,6 +89,9 @@ def git_env(source: SourceConfig, *, extra_config: dict[str, str] | None = None)
         "http.lowSpeedLimit": "1000",
         "http.lowSpeedTime": "30",
         "gc.auto": "0",
+        # Keep every fetch as the pack it arrived as: its size is the bytes fetched.
+        "fetch.unpackLimit": "1",
+        "transfer.unpackLimit": "1",
         "maintenance.auto": "false",
         "advice.detachedHead": "false",
     }

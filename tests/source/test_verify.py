@@ -123,3 +123,13 @@ def test_keys_dir_without_keys_is_an_error(fleet: FleetRepo, make_cfg: MakeCfg,
     empty.mkdir()
     with pytest.raises(SourceError, match="no trusted keys"):
         gitsource.resolve(make_cfg(fleet.url, verify={"mode": "head", "keys_dir": str(empty)}))
+
+
+def test_turning_verification_on_rechecks_a_revision_on_disk(fleet: FleetRepo,
+                                                             make_cfg: MakeCfg,
+                                                             keys: dict[str, object]) -> None:
+    rev = gitsource.resolve(make_cfg(fleet.url))  # unsigned, fetched without verification
+    strict = make_cfg(fleet.url, verify={"mode": "head", "keys_dir": str(keys["dir"])})
+    with pytest.raises(SourceError, match="is not signed"):
+        gitsource.resolve(strict)
+    assert gitsource.current(strict) == rev
