@@ -99,3 +99,18 @@ def test_concurrent_batches_all_land_exactly_once(store: SqlStore) -> None:
         assert node is not None and node.reports_received == 200
     summary = store.summary()
     assert sum(g.count for g in summary.by_state) == len(names)
+
+
+def test_text_and_times_survive_the_round_trip(store: SqlStore) -> None:
+    store.add_node("n-ü", "cloud", "", "h1")
+    text = 'Gesund ✓ 健康 "quoted" \\ back\\slash \U0001f680'
+    row = _row("n-ü", created=1234567890.123456)
+    row = IngestReport(**{**row.__dict__, "health": text, "body": '{"health": "✓"}',
+                          "commit_time": 1234567000.000001})
+    assert store.ingest("n-ü", [row]).accepted == 1
+    node = store.get_node("n-ü")
+    assert node is not None
+    assert node.health == text
+    assert node.last_report == 1234567890.123456
+    assert node.commit_time == 1234567000.000001
+    assert store.node_reports("n-ü") == [{"health": "✓"}]
