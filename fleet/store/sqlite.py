@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -109,16 +110,25 @@ class SqliteStore(SqlStore):
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
     def _insert_reports(self, db: Any, rows: Sequence[IngestReport], now: float) -> set[str]:
-        fresh: set[str] = set()
-        for r in rows:
-            cur = db.execute(
-                "INSERT INTO reports (idempotency_key, node, tier, kind, created_at, "
-                "received_at, desired_revision, applied_revision, commit_time, apply_time, "
-                "result, health, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (idempotency_key) DO NOTHING",
-                (r.idempotency_key, r.node, r.tier, r.kind, r.created_at, now,
-                 r.desired_revision, r.applied_revision, r.commit_time, r.apply_time,
-                 r.result, r.health, r.body))
-            if cur.rowcount == 1:
-                fresh.add(r.idempotency_key)
-        return fresh
+        payload = json.dumps([
+            (r.idempotency_key, r.node, r.tier, r.kind, r.created_at, now, r.desired_revision,
+             r.applied_revision, r.commit_time, r.apply_time, r.result, r.health, r.body)
+            for r in rows], separators=(",", ":"))
+        cur = db.execute(_INSERT_BATCH, (payload,))
+        return {row[0] for row in cur.fetchall()}
+
+
+# One statement per batch, unpacked by SQLite's json_each (`WHERE true` keeps the
+# upsert clause from being read as part of the SELECT).
+_INSERT_BATCH = """
+INSERT INTO reports (idempotency_key, node, tier, kind, created_at, received_at,
+                     desired_revision, applied_revision, commit_time, apply_time,
+                     result, health, body)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+       json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]'),
+       json_extract(value, '$[12]')
+FROM json_each(?) WHERE true
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING idempotency_key"""
