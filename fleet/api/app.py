@@ -40,6 +40,7 @@ class Settings:
     burst_per_node: float = 20.0
     offline_after: float = 3600.0
     metrics_window_days: float = 7.0
+    metrics_ttl: float = 60.0  # seconds a computed set of delivery metrics is reused
     token_cache: int = 200_000
 
 
@@ -69,6 +70,7 @@ class FleetApp:
         self.limiter = RateLimiter(self.settings.rate_per_node, self.settings.burst_per_node)
         self._node_tokens: dict[str, NodeIdentity] = {}
         self._openapi = json.dumps(document()).encode()
+        self._delivery_cache: dict[float, tuple[float, dict[str, Any]]] = {}
 
     # -- auth -------------------------------------------------------------------------
     async def _node(self, request: Request) -> NodeIdentity | None:
@@ -220,6 +222,18 @@ class FleetApp:
         return JSONResponse(await run_in_threadpool(self.delivery, days))
 
     def delivery(self, days: float) -> dict[str, Any]:
+        # Metrics read every result report in the window; over a large fleet that is
+        # worth doing once a minute, not on every page view.
+        cached = self._delivery_cache.get(days)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.metrics_ttl:
+            return cached[1]
+        data = self._compute_delivery(days)
+        if len(self._delivery_cache) > 32:
+            self._delivery_cache.clear()
+        self._delivery_cache[days] = (time.monotonic(), data)
+        return data
+
+    def _compute_delivery(self, days: float) -> dict[str, Any]:
         summary = self.store.summary(self.settings.offline_after)
         counts = overview.counts(summary)
         tiers = {t: row["nodes"] for t, row in counts["tiers"].items()}
