@@ -142,3 +142,27 @@ def test_kill_9_while_sending_loses_and_doubles_nothing(store_url: str, tmp_path
         assert ingested and float(ingested[0].split()[1]) == total
     finally:
         server.stop()
+
+
+def test_a_batch_stored_but_not_acknowledged_is_not_stored_twice(tmp_path: Path) -> None:
+    """The crash window kill -9 can only hit by chance, taken on purpose: the service
+    has stored a batch, the node dies before marking it sent, and sends it again."""
+    from agent.report import Sender
+
+    db = str(tmp_path / "fleet.db")
+    token_file, operator = _enrol(db, tmp_path)
+    server = FleetServer(db, tmp_path).start()
+    cfg = _config(tmp_path, server.url, token_file)
+    try:
+        with Spool(cfg.state_path) as spool, Sender(server.url,
+                                                    token_file.read_text().strip()) as sender:
+            for i in range(10):
+                spool.put(_report(cfg, i))
+            batch = spool.peek_batch(limit=4)
+            status, body = sender._post_with_backoff(batch, None, 1.0)  # no ack: "crash"
+            assert (status, body["accepted"]) == (200, 4)
+            result = sender.flush(spool)
+        assert (result.sent, result.duplicates, result.pending) == (6, 4, 0)
+        assert _received(server.url, operator, cfg.node) == 10
+    finally:
+        server.stop()
