@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.testenv import paths, stack
+from tests.testenv.procs import Running
 from tests.testenv.state import State
 
 # Names accepted by `Env.log_path` besides any process name (e.g. "kube-scheduler").
@@ -36,10 +37,15 @@ class Env:
     # "list/amd64", "list/arm64", "amd64-only".
     registry_images: dict[str, str] = field(default_factory=dict)
     pg_dsn: str = ""
+    # This test session's own forwarders: fault name -> (pid, start time, port).
+    forwarders: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, state: State) -> Env:
-        values = state.values()
+        return cls.from_values(state.values())
+
+    @classmethod
+    def from_values(cls, values: dict[str, str]) -> Env:
         return cls(
             root=paths.ROOT,
             kubeconfig=values.get("kubeconfig", ""),
@@ -65,11 +71,20 @@ class Env:
         stack.start_server(name)
 
     def cut(self, name: str) -> None:
-        """Refuse new connections on its port and abort open ones; the server keeps running."""
-        stack.cut(name)
+        """Refuse new connections on its port and abort open ones; the server keeps running.
+        From a fixture's Env this acts on the session's own port only."""
+        if name in self.forwarders:
+            pid, start_time, port = self.forwarders[name]
+            stack.signal_forwarder(Running(pid, start_time), port, cut=True)
+        else:
+            stack.cut(name)
 
     def restore(self, name: str) -> None:
-        stack.restore(name)
+        if name in self.forwarders:
+            pid, start_time, port = self.forwarders[name]
+            stack.signal_forwarder(Running(pid, start_time), port, cut=False)
+        else:
+            stack.restore(name)
 
     def log_path(self, name: str) -> Path:
         return paths.LOG_DIR / LOGS.get(name, f"{name}.log")

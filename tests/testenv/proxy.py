@@ -1,6 +1,7 @@
 """A TCP forwarder in front of a server, so tests can cut its port without a firewall.
 
-Run as `python -m tests.testenv.proxy LISTEN:TARGET [LISTEN:TARGET ...]`.
+Run as `python -m tests.testenv.proxy [--parent=PID] LISTEN:TARGET [LISTEN:TARGET ...]`;
+with --parent it exits when that process is gone (a test session's private forwarder).
 SIGUSR1 cuts: the listeners close (new connections are refused) and every open
 connection is aborted, as when a link goes down. SIGUSR2 restores the listeners.
 The server behind stays up the whole time; stopping it is a separate hook.
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 CHUNK = 256 * 1024
 
@@ -70,14 +74,20 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
             writer.write_eof()
 
 
-async def main(routes: list[tuple[int, int]]) -> None:
+async def watch_parent(pid: int, done: asyncio.Event) -> None:
+    while os.path.exists(f"/proc/{pid}"):
+        await asyncio.sleep(1)
+    done.set()
+
+
+async def main(routes: list[tuple[int, int]], parent: int | None = None) -> None:
     forwarder = Forwarder(routes)
     await forwarder.listen()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
 
-    def spawn(coro: asyncio.Future[None] | asyncio.Task[None]) -> None:
+    def spawn(coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -86,18 +96,23 @@ async def main(routes: list[tuple[int, int]]) -> None:
     loop.add_signal_handler(signal.SIGUSR2, lambda: spawn(forwarder.listen()))
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
+    if parent is not None:
+        spawn(watch_parent(parent, done))
     print(f"forwarding {routes}", flush=True)
     await done.wait()
     await forwarder.cut()
 
 
-def parse(args: list[str]) -> list[tuple[int, int]]:
-    routes = []
+def parse(args: list[str]) -> tuple[list[tuple[int, int]], int | None]:
+    routes, parent = [], None
     for arg in args:
+        if arg.startswith("--parent="):
+            parent = int(arg.removeprefix("--parent="))
+            continue
         listen, _, target = arg.partition(":")
         routes.append((int(listen), int(target)))
-    return routes
+    return routes, parent
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    asyncio.run(main(*parse(sys.argv[1:])))

@@ -15,6 +15,7 @@ from tests.testenv.procs import (
     ProcSpec,
     Running,
     TestenvError,
+    is_alive,
     port_open,
     spawn,
     stop,
@@ -114,7 +115,8 @@ def _start_component(name: str, origin: str) -> Component:
 def _revive(component: Component) -> None:
     """Restart the processes of a component that died (e.g. a test stopped one and failed)."""
     for record in component.procs.values():
-        if not record.alive():
+        # running is None: a test stopped it on purpose and will start it again itself.
+        if record.running is not None and not record.alive():
             print(f"testenv: restarting {record.spec.name}", flush=True)
             record.running = spawn(record.spec)
             wait_ready(record.spec, record.running, probe(record.ready), 120)
@@ -239,27 +241,31 @@ def start_server(name: str) -> None:
         save(state)
 
 
-def _signal_proxy(name: str, sig: signal.Signals, want_open: bool) -> None:
+def signal_forwarder(forwarder: Running, port: int, cut: bool) -> None:
+    """Cut (SIGUSR1) or restore (SIGUSR2) a forwarder; returns once its port agrees."""
+    if not is_alive(forwarder):
+        raise TestenvError(f"the forwarder on port {port} is not running")
+    os.kill(forwarder.pid, signal.SIGUSR1 if cut else signal.SIGUSR2)
+    deadline = time.monotonic() + 10
+    while port_open(port) == cut:
+        if time.monotonic() > deadline:
+            raise TestenvError(f"port {port} did not {'close' if cut else 'open'} in 10s")
+        time.sleep(0.02)
+
+
+def _signal_proxy(name: str, cut: bool) -> None:
     fault = _fault(name)
     with locked():
-        component = _component(load(), fault)
-        record = component.procs[fault.proxy]
-        if record.running is None or not record.alive():
-            raise TestenvError(f"the {name} proxy is not running")
-        os.kill(record.running.pid, sig)
-        port = int(record.ready["tcp"])
-        deadline = time.monotonic() + 10
-        while port_open(port) != want_open:
-            if time.monotonic() > deadline:
-                verb = "open" if want_open else "close"
-                raise TestenvError(f"{name}: port {port} did not {verb} in 10s")
-            time.sleep(0.02)
+        record = _component(load(), fault).procs[fault.proxy]
+        if record.running is None:
+            raise TestenvError(f"the {name} forwarder is not running")
+        signal_forwarder(record.running, int(record.ready["tcp"]), cut)
 
 
 def cut(name: str) -> None:
     """Close the server's public port and abort open connections; the server keeps running."""
-    _signal_proxy(name, signal.SIGUSR1, want_open=False)
+    _signal_proxy(name, cut=True)
 
 
 def restore(name: str) -> None:
-    _signal_proxy(name, signal.SIGUSR2, want_open=True)
+    _signal_proxy(name, cut=False)

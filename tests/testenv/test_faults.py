@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tests.testenv.env import Env
+from tests.testenv.state import load
 from tests.testenv.test_git import git, with_auth
 
 
@@ -83,3 +84,15 @@ def test_cut_aborts_an_open_postgres_connection(pg_env: Env) -> None:
         conn.close()
     with psycopg.connect(pg_env.pg_dsn, connect_timeout=5) as again:
         assert again.execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.git
+def test_a_cut_stays_within_the_session(git_env: Env) -> None:
+    shared = Env.from_state(load())  # what other sessions and env.sh use
+    assert shared.git_url != git_env.git_url
+    shared_url = with_auth(shared, shared.git_user, shared.git_password) + "/fleet.git"
+    git_env.cut("git")
+    try:
+        assert git("ls-remote", shared_url).returncode == 0
+    finally:
+        git_env.restore("git")

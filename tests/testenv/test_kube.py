@@ -50,7 +50,7 @@ def namespace(kube_env: Env) -> Iterator[str]:
     kubectl(kube_env, "delete", "namespace", name, "--wait=false")
 
 
-def deployment(name: str, replicas: int, **spec: Any) -> str:
+def deployment(name: str, replicas: int, deadline: int = 600, **spec: Any) -> str:
     pod_spec = {"containers": [{"name": "app", "image": "registry.example.com/app:1"}], **spec}
     return json.dumps(
         {
@@ -59,7 +59,7 @@ def deployment(name: str, replicas: int, **spec: Any) -> str:
             "metadata": {"name": name},
             "spec": {
                 "replicas": replicas,
-                "progressDeadlineSeconds": 10,
+                "progressDeadlineSeconds": deadline,
                 "selector": {"matchLabels": {"app": name}},
                 "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec},
             },
@@ -101,7 +101,7 @@ def test_arch_node_selector_places_pods_on_that_node(kube_env: Env, namespace: s
 def test_unschedulable_deployment_exceeds_its_progress_deadline(
     kube_env: Env, namespace: str
 ) -> None:
-    stuck = deployment("stuck", 1, nodeSelector={"edgesync.test/no-such-node": "true"})
+    stuck = deployment("stuck", 1, deadline=10, nodeSelector={"edgesync.test/no-such-node": "x"})
     ok(kubectl(kube_env, "apply", "-n", namespace, "-f", "-", stdin=stuck))
     deadline = time.monotonic() + 90
     reason = None

@@ -146,6 +146,9 @@ def start(launcher: Launcher) -> None:
         f"--cluster-signing-cert-file={cluster.ca}", f"--cluster-signing-key-file={cluster.ca_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--controllers=*,-nodeipam,-cloud-node-lifecycle",
+        # Tests stop the apiserver and load the 2 cores: don't let the fake nodes go
+        # NotReady (and their Pods unavailable) over a late heartbeat.
+        "--node-monitor-grace-period=2m",
         "--profiling=false",
     ]  # fmt: skip
     scheduler = [
@@ -168,6 +171,7 @@ def start(launcher: Launcher) -> None:
         f"--cidr={POD_CIDR}",
         "--node-ip=10.244.0.1",
         f"--server-address=127.0.0.1:{kwok_port}",
+        "--node-lease-duration-seconds=40",  # Lease heartbeats, as kubelets do
     ]  # fmt: skip
     cm_name, sched_name = "kube-controller-manager", "kube-scheduler"
     launcher.launch_together(
