@@ -126,3 +126,22 @@ def test_help_starts_without_heavy_imports() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_db_the_store_is_fleet_db_in_the_working_directory(tmp_path: Path) -> None:
+    out = subprocess.run([*FLEET, "nodes", "add", "solo", "--tier", "cloud", "--output",
+                          "json"], cwd=tmp_path, capture_output=True, text=True, check=False,
+                         env={k: v for k, v in os.environ.items() if k != "FLEET_DB"})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["name"] == "solo"
+    assert (tmp_path / "fleet.db").exists()
+    again = subprocess.run([*FLEET, "nodes", "add", "solo", "--tier", "cloud"], cwd=tmp_path,
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 1 and "node already enrolled" in again.stderr
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    out = _run("status", "--db", "postgresql://nobody@127.0.0.1:1/none", "--output", "json")
+    assert out.returncode == 1
+    error = json.loads(out.stdout)
+    assert error["type"] == "StoreError" and "cannot connect to PostgreSQL" in error["error"]
