@@ -38,9 +38,10 @@ spec: {selector: {app: web}, ports: [{port: 80}]}
 """
 
 NAME = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
-# Label values are prefixed so that YAML 1.1 readers (kubectl's kustomization parser)
+# Keys and label values are prefixed so that YAML 1.1 readers (kubectl's kustomization parser)
 # never see a bare boolean such as `y`.
-LABELS = st.dictionaries(NAME, NAME.map(lambda v: "v" + v), max_size=3)
+KEY = NAME.map(lambda k: "k" + k)
+LABELS = st.dictionaries(KEY, NAME.map(lambda v: "v" + v), max_size=3)
 LITERAL_VALUE = st.text(alphabet=st.characters(
     whitelist_categories=("L", "N", "P", "S", "Zs"), max_codepoint=0x24F,
     blacklist_characters="\\\"'"), max_size=15)
@@ -56,7 +57,7 @@ def _quote(text: str) -> str:
        suffix=st.one_of(st.none(), NAME.map(lambda n: "-" + n)),
        namespace=st.one_of(st.none(), NAME.map(lambda n: "ns" + n)),
        labels=LABELS, annotations=LABELS, include_selectors=st.booleans(),
-       literals=st.dictionaries(NAME, LITERAL_VALUE, min_size=1, max_size=3),
+       literals=st.dictionaries(KEY, LITERAL_VALUE, min_size=1, max_size=3),
        tag=st.one_of(st.none(), NAME), disable_hash=st.booleans())
 def test_random_kustomization_matches_kubectl(tmp_path: Path, *, prefix: str | None,
                                               suffix: str | None, namespace: str | None,
