@@ -57,8 +57,11 @@ class _Metrics:
                                        registry=self.registry)
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="fleet"'} if status == 401 else None
+def _error(status: int, message: str, *, retry_after: str | None = None,
+           **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="fleet"'} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
@@ -134,7 +137,7 @@ class FleetApp:
             outcome = await run_in_threadpool(self.store.ingest, node.name, rows)
         except StoreError as exc:
             log.error("ingest failed for %s: %s", node.name, exc)
-            return _error(503, "store unavailable, retry later")
+            return _error(503, "store unavailable, retry later", retry_after="5")
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.ingested.inc(outcome.accepted)
         self.metrics.duplicates.inc(outcome.duplicates)
@@ -163,7 +166,7 @@ class FleetApp:
                 return await handler(request)
             except StoreError as exc:
                 log.error("query failed: %s", exc)
-                return _error(503, "store unavailable, retry later")
+                return _error(503, "store unavailable, retry later", retry_after="5")
         return guarded
 
     async def get_nodes(self, request: Request) -> Response:
@@ -355,9 +358,15 @@ class FleetApp:
     async def openapi(self, request: Request) -> Response:
         return Response(self._openapi, media_type="application/json")
 
+    async def store_down(self, request: Request, exc: Exception) -> Response:
+        # Any store failure (auth lookups included) is the service's outage, not the
+        # caller's fault: 503 with Retry-After, so agents keep their reports and retry.
+        log.error("store unavailable: %s", exc)
+        return _error(503, "store unavailable, retry later", retry_after="5")
+
     def asgi(self) -> Starlette:
         guard = self.operator_only
-        return Starlette(routes=[
+        return Starlette(exception_handlers={StoreError: self.store_down}, routes=[
             Route("/", self.dashboard),
             Route("/login", self.login_form, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),

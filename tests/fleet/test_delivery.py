@@ -166,3 +166,31 @@ def test_a_batch_stored_but_not_acknowledged_is_not_stored_twice(tmp_path: Path)
         assert _received(server.url, operator, cfg.node) == 10
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_database_outage_is_503_and_reports_wait_on_the_node(
+        request: pytest.FixtureRequest, pg_database: str, tmp_path: Path) -> None:
+    env = request.getfixturevalue("pg_env")
+    token_file, operator = _enrol(pg_database, tmp_path)
+    server = FleetServer(pg_database, tmp_path).start()
+    cfg = _config(tmp_path, server.url, token_file)
+    try:
+        assert deliver(cfg, _report(cfg, 0), flush_seconds=10).sent == 1
+        env.cut("postgres")
+        try:
+            raw = httpx.post(f"{server.url}/v1/reports", headers={
+                "Authorization": f"Bearer {token_file.read_text().strip()}"},
+                json={"reports": [_report(cfg, 99).to_wire()]})
+            assert raw.status_code == 503  # the token lookup fails: an outage, not a 401
+            outcome = deliver(cfg, _report(cfg, 1), flush_seconds=3)
+            assert outcome.sent == 0 and outcome.pending == 1
+            assert httpx.get(f"{server.url}/v1/summary", headers={
+                "Authorization": f"Bearer {operator}"}).status_code == 503
+        finally:
+            env.restore("postgres")
+        outcome = deliver(cfg, _report(cfg, 2), flush_seconds=30)
+        assert outcome.sent == 2 and outcome.pending == 0
+        assert _received(server.url, operator, cfg.node) == 3
+    finally:
+        server.stop()
