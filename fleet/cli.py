@@ -220,7 +220,7 @@ def _remote(server: str, token_file: str, path: str, output: str) -> Any:
 
 
 @app.command()
-def status(db: str | None = DB_OPTION,
+def status(*, db: str | None = DB_OPTION,
            server: str | None = typer.Option(None, "--server", help="fleet service URL"),
            token_file: str | None = typer.Option(None, "--token-file",
                                                  help="operator token file (with --server)"),
@@ -268,17 +268,23 @@ def _print_status(data: dict[str, Any]) -> None:
 
 
 @app.command()
-def metrics(db: str | None = DB_OPTION,
+def metrics(*, db: str | None = DB_OPTION,
             server: str | None = typer.Option(None, "--server"),
             token_file: str | None = typer.Option(None, "--token-file"),
             days: float = typer.Option(7.0, "--days", help="window in days"),
+            revision: str | None = typer.Option(None, "--revision",
+                                                help="convergence of this revision "
+                                                     "(default: the latest)"),
             output: str = OUTPUT_OPTION) -> None:
     """Delivery metrics: lead time, deployment frequency, change failure, time to restore."""
     _check_output(output)
     if server is not None:
         if token_file is None:
             _fail("--server needs --token-file", output)
-        data = _remote(server, token_file, f"/v1/metrics?days={days}", output)
+        from urllib.parse import urlencode
+
+        query = urlencode({"days": days, **({"revision": revision} if revision else {})})
+        data = _remote(server, token_file, f"/v1/metrics?{query}", output)
     else:
         import time
 
@@ -291,7 +297,7 @@ def metrics(db: str | None = DB_OPTION,
                 summary = store.summary()
                 tiers = {t: r["nodes"] for t, r in overview.counts(summary)["tiers"].items()}
                 data = metrics_report(store.history(time.time() - days * 86400), days, tiers,
-                                      summary.latest_revision)
+                                      revision or summary.latest_revision)
             finally:
                 store.close()
         except EdgesyncError as exc:

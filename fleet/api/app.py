@@ -73,7 +73,7 @@ class FleetApp:
         self.limiter = RateLimiter(self.settings.rate_per_node, self.settings.burst_per_node)
         self._node_tokens: dict[str, NodeIdentity] = {}
         self._openapi = json.dumps(document()).encode()
-        self._delivery_cache: dict[float, tuple[float, dict[str, Any]]] = {}
+        self._delivery_cache: dict[tuple[float, str | None], tuple[float, dict[str, Any]]] = {}
 
     # -- auth -------------------------------------------------------------------------
     async def _node(self, request: Request) -> NodeIdentity | None:
@@ -222,26 +222,31 @@ class FleetApp:
         if not 0.01 <= days <= 365:
             return self._reject("invalid", 422, "days: must be between 0.01 and 365",
                                 field="days")
-        return JSONResponse(await run_in_threadpool(self.delivery, days))
+        try:
+            revision = _text_param(request.query_params.get("revision"), "revision")
+        except SchemaError as exc:
+            return self._reject("invalid", 422, str(exc), field=exc.field)
+        return JSONResponse(await run_in_threadpool(self.delivery, days, revision))
 
-    def delivery(self, days: float) -> dict[str, Any]:
+    def delivery(self, days: float, revision: str | None = None) -> dict[str, Any]:
         # Metrics read every result report in the window; over a large fleet that is
         # worth doing once a minute, not on every page view.
-        cached = self._delivery_cache.get(days)
+        key = (days, revision)
+        cached = self._delivery_cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < self.settings.metrics_ttl:
             return cached[1]
-        data = self._compute_delivery(days)
+        data = self._compute_delivery(days, revision)
         if len(self._delivery_cache) > 32:
             self._delivery_cache.clear()
-        self._delivery_cache[days] = (time.monotonic(), data)
+        self._delivery_cache[key] = (time.monotonic(), data)
         return data
 
-    def _compute_delivery(self, days: float) -> dict[str, Any]:
+    def _compute_delivery(self, days: float, revision: str | None) -> dict[str, Any]:
         summary = self.store.summary(self.settings.offline_after)
         counts = overview.counts(summary)
         tiers = {t: row["nodes"] for t, row in counts["tiers"].items()}
         rows = self.store.history(time.time() - days * 86400)
-        return metrics_report(rows, days, tiers, summary.latest_revision)
+        return metrics_report(rows, days, tiers, revision or summary.latest_revision)
 
     # -- rollouts ---------------------------------------------------------------------
     async def get_rollout(self, request: Request) -> Response:

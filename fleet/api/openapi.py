@@ -112,7 +112,9 @@ def document() -> dict[str, Any]:
             "/v1/metrics": {"get": {
                 "summary": "Delivery metrics over a window", "security": operator,
                 "parameters": [{"name": "days", "in": "query", "schema": {
-                    "type": "number", "minimum": 0.01, "maximum": 365}}],
+                    "type": "number", "minimum": 0.01, "maximum": 365}},
+                    {"name": "revision", "in": "query", "schema": {
+                        "type": "string", "maxLength": 128}}],
                 "responses": {"200": {"description": "metrics", "content": {
                     "application/json": {"schema": {"type": "object"}}}},
                     "401": _error(), "422": _error()}}},

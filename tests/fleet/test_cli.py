@@ -95,12 +95,21 @@ def test_nodes_list_filters(fleet: tuple[str, Path, str, dict[str, str]]) -> Non
 
 
 def test_metrics_cli(fleet: tuple[str, Path, str, dict[str, str]]) -> None:
-    out = _run("metrics", "--db", fleet[0], "--days", "3650", "--output", "json")
+    out = _run("metrics", "--db", fleet[0], "--days", "365", "--output", "json")
     data = json.loads(out.stdout)
     overall = data["delivery"][0]
     assert overall["scope"] == "all"
     assert overall["lead_time_median_s"] == pytest.approx(60)
     assert overall["change_failure_rate"] == pytest.approx(1.0)  # REV_NEW failed on c2
+    curve = data["convergence"][0]
+    assert curve["revision"] == REV_NEW and curve["points"][-1]["percent"] == 40.0  # 2 of 5
+    old = json.loads(_run("metrics", "--db", fleet[0], "--days", "365", "--revision",
+                          REV_OLD, "--output", "json").stdout)
+    assert old["convergence"][0]["revision"] == REV_OLD
+    remote = json.loads(_run("metrics", "--server", fleet[2], "--token-file",
+                             str(fleet[1] / "ops.token"), "--days", "365", "--output",
+                             "json").stdout)
+    assert remote["delivery"] == data["delivery"]
 
 
 def test_rollout_waves_gate_on_health(fleet: tuple[str, Path, str, dict[str, str]]) -> None:
