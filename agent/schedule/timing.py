@@ -45,8 +45,21 @@ def next_run(policy: SyncPolicy, last_start: float, rng: random.Random) -> float
 
 def backoff(failures: int, *, base: float = 2.0, cap: float = 300.0,
             rng: random.Random | None = None) -> float:
-    """Capped exponential backoff with full jitter after `failures` consecutive failures."""
+    """Seconds to wait after `failures` consecutive failures: exponential, jittered, capped.
+
+    The growth and jitter are tenacity's `wait_random_exponential`; the draw is
+    kept in the upper half of the step so jitter never collapses into retrying at once.
+    """
+    from tenacity import wait_random_exponential
+
     if failures <= 0:
         return 0.0
-    ceiling = min(cap, base * (2 ** (failures - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    ceiling = min(cap, base * 2.0 ** (failures - 1))
+
+    class _Attempt:  # the one field tenacity's wait strategies read
+        attempt_number = failures
+
+    wait = wait_random_exponential(multiplier=base / 2, max=cap)
+    # A seeded `rng` makes the draw reproducible (tests); otherwise tenacity draws.
+    drawn = rng.uniform(0.0, ceiling) if rng else float(wait(_Attempt()))  # type: ignore[arg-type]
+    return max(ceiling / 2, min(drawn, ceiling))
