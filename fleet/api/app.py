@@ -32,6 +32,8 @@ log = logging.getLogger("fleet.api")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+SESSION_SECONDS = 12 * 3600
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -91,11 +93,14 @@ class FleetApp:
         return node
 
     async def _operator(self, request: Request) -> str | None:
-        token = auth.bearer(request.headers.get("authorization")) or request.cookies.get(
-            auth.COOKIE)
-        if not token or len(token) > 512:
+        token = auth.bearer(request.headers.get("authorization"))
+        if token is not None:
+            return await run_in_threadpool(self.store.operator_for_token,
+                                           auth.token_hash(token))
+        session = request.cookies.get(auth.COOKIE)
+        if not session or len(session) > 512:
             return None
-        return await run_in_threadpool(self.store.operator_for_token, auth.token_hash(token))
+        return await run_in_threadpool(self.store.session_operator, auth.token_hash(session))
 
     def _reject(self, reason: str, status: int, message: str, **extra: Any) -> JSONResponse:
         self.metrics.rejected.labels(reason).inc()
@@ -337,17 +342,26 @@ class FleetApp:
         if raw is None:
             return self._reject("too_large", 413, "login form too large")
         token = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0].strip()
-        if not token or len(token) > 512 or await run_in_threadpool(
-                self.store.operator_for_token, auth.token_hash(token)) is None:
+        operator = None
+        if token and len(token) <= 512:
+            operator = await run_in_threadpool(self.store.operator_for_token,
+                                               auth.token_hash(token))
+        if operator is None:
             self.metrics.rejected.labels("unauthenticated").inc()
             return HTMLResponse(page.login("That token is not an operator token."),
                                 status_code=401)
+        session = auth.new_token()
+        await run_in_threadpool(self.store.create_session, auth.token_hash(session), operator,
+                                time.time() + SESSION_SECONDS)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=12 * 3600)
+        response.set_cookie(auth.COOKIE, session, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=SESSION_SECONDS)
         return response
 
     async def logout(self, request: Request) -> Response:
+        session = request.cookies.get(auth.COOKIE)
+        if session and len(session) <= 512:
+            await run_in_threadpool(self.store.delete_session, auth.token_hash(session))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.COOKIE)
         return response

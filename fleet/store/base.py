@@ -56,6 +56,9 @@ class Store(Protocol):
     def add_operator(self, name: str, token_hash: str) -> None: ...
     def node_for_token(self, token_hash: str) -> NodeIdentity | None: ...
     def operator_for_token(self, token_hash: str) -> str | None: ...
+    def create_session(self, token_hash: str, operator: str, expires_at: float) -> None: ...
+    def session_operator(self, token_hash: str) -> str | None: ...
+    def delete_session(self, token_hash: str) -> None: ...
     def ingest(self, node: str, reports: Sequence[IngestReport]) -> IngestOutcome: ...
     def list_nodes(self, *, tier: str | None = None, region: str | None = None,
                    state: str | None = None, limit: int = 1000, offset: int = 0,
@@ -157,6 +160,23 @@ class SqlStore:
         with self._tx() as db:
             row = self._one(db, "SELECT name FROM operators WHERE token_hash = ?", (token_hash,))
         return str(row[0]) if row else None
+
+    # -- browser sessions -------------------------------------------------------------
+    def create_session(self, token_hash: str, operator: str, expires_at: float) -> None:
+        with self._tx() as db:
+            db.execute(self._sql("DELETE FROM sessions WHERE expires_at < ?"), (time.time(),))
+            db.execute(self._sql("INSERT INTO sessions (token_hash, operator, expires_at) "
+                                 "VALUES (?, ?, ?)"), (token_hash, operator, expires_at))
+
+    def session_operator(self, token_hash: str) -> str | None:
+        with self._tx() as db:
+            row = self._one(db, "SELECT operator FROM sessions WHERE token_hash = ? "
+                                "AND expires_at >= ?", (token_hash, time.time()))
+        return str(row[0]) if row else None
+
+    def delete_session(self, token_hash: str) -> None:
+        with self._tx() as db:
+            db.execute(self._sql("DELETE FROM sessions WHERE token_hash = ?"), (token_hash,))
 
     # -- ingest -----------------------------------------------------------------------
     def ingest(self, node: str, reports: Sequence[IngestReport]) -> IngestOutcome:

@@ -68,6 +68,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             updated_at {REAL} NOT NULL)""",
         "CREATE INDEX rollouts_state ON rollouts (state)",
     ]),
+    (3, [
+        # Browser sessions: the cookie carries a short-lived session token, never the
+        # operator's own token.
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            operator TEXT NOT NULL REFERENCES operators (name) ON DELETE CASCADE,
+            expires_at {REAL} NOT NULL)""",
+        "CREATE INDEX sessions_expires ON sessions (expires_at)",
+    ]),
 ]
 
 DIALECTS = {

@@ -195,7 +195,14 @@ def test_login_form_sets_an_httponly_cookie(service: Service) -> None:
         assert ok.status_code == 303
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert service.operator not in cookie  # a session token, not the operator's own
         assert client.get("/").status_code == 200
+        assert client.get("/v1/summary").status_code == 200
+        session = client.cookies.get("fleet_session")
+        assert client.post("/logout").status_code == 303
+    # The session is gone on the server too, not just forgotten by this browser.
+    replay = httpx.get(service.url + "/v1/summary", cookies={"fleet_session": str(session)})
+    assert replay.status_code == 401
 
 
 def test_enrolling_the_same_node_twice_is_a_clear_error(service: Service,
