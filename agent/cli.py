@@ -39,13 +39,9 @@ def main() -> None:
 
     if sys.argv[1:2] == ["render"]:
         # Typer imports pydantic to coerce any parameter (~0.2 s); render parses its own.
-        from agent.commands.render import run
+        from agent.render.command import run
 
-        try:
-            run(sys.argv[2:])
-        except typer.Exit as exc:
-            raise SystemExit(exc.exit_code) from None
-        return
+        raise SystemExit(run(sys.argv[2:]))
     if sys.argv[1:2] == ["images"]:
         # Same reason: the images commands parse their own options (agent/images/__main__.py).
         from agent.images.__main__ import main as images_main
