@@ -89,7 +89,10 @@ def _merge_generated(new: Res, old: Res) -> None:
             merged.update(new.obj.get(key) or {})
             if merged:
                 new.obj[key] = merged
+    hashed = new.needs_hash and old.needs_hash
     new.copy_bookkeeping_from(old)
+    # Either generator disabling the suffix disables it (as kubectl renders it).
+    new.needs_hash = hashed
 
 
 @dataclass

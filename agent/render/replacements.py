@@ -130,14 +130,32 @@ def _apply_target(resources: list[Res], value: Any, target: Any, where: str, wha
         if any(_rejected(res, ids, rid, rdata, where) for rid, rdata in rejects):
             continue
         for path in paths:
-            create = deep_copy(value) if opts.get("create") else None
+            create = _CREATED if opts.get("create") else None
             hits = list(find(res.obj, split_dotted(str(path)), create=create, where=where))
             if not hits:
                 verb = "find or create" if opts.get("create") else "find"
                 raise RenderError(f"{what}: unable to {verb} field {path!r} in replacement "
                                   f"target {res.cur_id()}", where=where)
             for container, key in hits:
-                container[key] = _combine(container[key], value, opts, where, what)
+                if container[key] is _CREATED:
+                    container[key] = _created(value)
+                else:
+                    container[key] = _combine(container[key], value, opts, where, what)
+
+
+class _Created:
+    """Marks a field the path walk created, so its value is written untyped."""
+
+
+_CREATED = _Created()
+
+
+def _created(value: Any) -> Any:
+    # A new field holds the source's text and no tag, so its type is read from the
+    # text again (as Kustomize's output, which goes through JSON, shows).
+    if isinstance(value, (dict, list)):
+        return deep_copy(value)
+    return _yaml_scalar(_text(value))
 
 
 def _rejected(res: Res, ids: list[ResId], rid: ResId, rdata: dict[str, Any],
