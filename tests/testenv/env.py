@@ -103,3 +103,10 @@ class Env:
                 break
             time.sleep(0.1)
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def session_log(self, name: str) -> list[str]:
+        """The flushed lines of the `git` or `registry` log that came through this Env's
+        address: requests of other test sessions sharing the server are left out."""
+        address = {"git": self.git_url, "registry": self.registry}[name]
+        host = address.removeprefix("http://").split("/", 1)[0]
+        return [line for line in self.flushed_log(name).splitlines() if host in line]

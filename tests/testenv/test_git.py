@@ -44,8 +44,8 @@ def test_clone_has_overlays_as_root(git_env: Env, tmp_path: Path) -> None:
 
 
 def refusals(env: Env) -> int:
-    """HTTP 401 answers so far, from the web server's access log."""
-    return sum(" 401 " in line for line in env.flushed_log("git").splitlines())
+    """HTTP 401 answers to this session so far, from the web server's access log."""
+    return sum(" 401 " in line for line in env.session_log("git"))
 
 
 def test_wrong_or_missing_password_is_refused(git_env: Env) -> None:
