@@ -27,7 +27,8 @@ class ImageRule:
     digest: str = ""
 
     def matches(self, image: str) -> bool:
-        return _pattern(self.name).match(image) is not None
+        # `*` (not a valid pattern on its own) matches every image, as in Kustomize.
+        return self.name == "*" or _pattern(self.name).match(image) is not None
 
     def apply(self, image: str) -> str:
         name, tag, digest = split_image(image)
@@ -47,7 +48,7 @@ class ImageRule:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
-_TAIL = r"(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?$"
+_TAIL = r"(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$"
 
 
 def _pattern(name: str) -> re.Pattern[str]:
