@@ -101,6 +101,10 @@ def _label_entry(label: Any, tc: Any, where: str,
     pairs = label.get("pairs") or {}
     if not isinstance(pairs, dict):
         raise RenderError(f"{what}.pairs must be a mapping", where=where)
+    for key, value in pairs.items():
+        if not isinstance(value, str):
+            raise RenderError(f"{what}.pairs.{key} must be a string, got {value!r} (quote it)",
+                              where=where)
     return pairs, specs
 
 
