@@ -99,17 +99,26 @@ def _starter(name: str) -> Callable[[Launcher], None]:
     raise TestenvError(f"unknown component {name!r}; known: {', '.join(ALL)}")
 
 
-def _start_component(name: str, origin: str) -> Component:
-    component = Component(name, origin)
-    started = time.monotonic()
-    print(f"testenv: starting {name} ...", flush=True)
-    try:
-        _starter(name)(Launcher(component))
-    except BaseException:
-        stop_component(component)
-        raise
-    print(f"testenv: {name} ready in {time.monotonic() - started:.1f}s", flush=True)
-    return component
+def _start_component(name: str, origin: str, attempts: int = 2) -> Component:
+    for attempt in range(1, attempts + 1):
+        component = Component(name, origin)
+        started = time.monotonic()
+        print(f"testenv: starting {name} ...", flush=True)
+        try:
+            _starter(name)(Launcher(component))
+        except TestenvError as exc:
+            stop_component(component)
+            if attempt == attempts:
+                raise
+            # Most likely another process took a port between our choice and the bind.
+            print(f"testenv: {name} failed to start, once more:\n{exc}", flush=True)
+            continue
+        except BaseException:
+            stop_component(component)
+            raise
+        print(f"testenv: {name} ready in {time.monotonic() - started:.1f}s", flush=True)
+        return component
+    raise AssertionError("unreachable")
 
 
 def _revive(component: Component) -> None:
