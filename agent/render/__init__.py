@@ -54,6 +54,11 @@ def render(path: str | Path, *, root: Path | None = None) -> Bundle:
                  if str(r.annotations().get(_LOCAL_CONFIG, "")).lower() != "true"]
     managed = "managedByLabel" in kust["buildMetadata"]
     for res in resources:
+        # Kustomize keeps internal annotations on every object while it works and
+        # clears the field when none are left, so an empty `annotations` disappears.
+        meta = res.obj.get("metadata")
+        if isinstance(meta, dict) and "annotations" in meta and not meta["annotations"]:
+            del meta["annotations"]
         if ctx.origin_annotations and res.origin:
             res.meta.setdefault("annotations", {})[_ORIGIN] = res.origin
         if managed:
