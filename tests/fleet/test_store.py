@@ -114,3 +114,23 @@ def test_text_and_times_survive_the_round_trip(store: SqlStore) -> None:
     assert node.last_report == 1234567890.123456
     assert node.commit_time == 1234567000.000001
     assert store.node_reports("n-ü") == [{"health": "✓"}]
+
+
+def test_summary_and_node_list_agree_on_every_state(store: SqlStore) -> None:
+    """The summary works states out in Python, the node list in SQL: same answers."""
+    combos = [(result, health, age)
+              for result in ("applied", "unchanged", "failed", "rolled_back", "deferred")
+              for health in ("Healthy", "healthy", "Progressing", "Degraded", "Suspended",
+                             "TimedOut", None)
+              for age in (10.0, 10_000.0)]
+    store.add_nodes([(f"s{i}", "cloud", "r", f"hs{i}") for i in range(len(combos) + 1)])
+    for i, (result, health, age) in enumerate(combos):
+        row = _row(f"s{i}", created=time.time() - age, result=result)
+        store.ingest(f"s{i}", [IngestReport(**{**row.__dict__, "health": health})])
+    listed: dict[str, int] = {}
+    for node in store.list_nodes(limit=10_000, offline_after=3600):
+        listed[node.state] = listed.get(node.state, 0) + 1
+    summed = {g.key: g.count for g in store.summary(offline_after=3600).by_state}
+    assert summed == listed
+    assert set(listed) == {"never", "offline", "failed", "deferred", "progressing",
+                           "unhealthy", "healthy"}
