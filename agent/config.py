@@ -89,6 +89,7 @@ class DaemonConfig:
     lock_file: str = "/run/edgesync/update.lock"
     metrics_listen: str | None = "127.0.0.1:9464"
     log_format: Literal["json", "kv"] = "kv"
+    resync_interval: str | None = "10m"
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 

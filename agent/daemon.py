@@ -104,6 +104,10 @@ class Daemon:
         self._signals = 0
         self._last_status = ""
         self._socket_bound = False
+        from agent.daemon_report import ReportPump
+
+        # Through getters: a SIGHUP reload replaces both the config and the log.
+        self.reports = ReportPump(lambda: self.cfg, self._emit, self._applied_for_heartbeat)
 
     # -- outside requests ------------------------------------------------------------------
 
@@ -154,6 +158,7 @@ class Daemon:
         self.log("started", node=self.cfg.node, tier=self.cfg.tier, pid=os.getpid(),
                  socket=self.cfg.daemon.socket, metrics=self.cfg.daemon.metrics_listen,
                  mode=(t.sync.mode if (t := self._tier()) else "unknown (nothing on disk)"))
+        self.reports.start()
         interval = watchdog_interval()
         if interval:
             threading.Thread(target=self._watchdog, args=(interval,), name="watchdog",
@@ -167,6 +172,7 @@ class Daemon:
         finally:
             notify("STOPPING=1")
             self._stop_servers()
+            self.reports.stop()
             self.log("stopped", cycles=self.state.cycles)
         return 0
 
@@ -190,6 +196,10 @@ class Daemon:
             return
         if s.retry_at is not None and now >= s.retry_at and s.deferred is None:
             s.retry_at = None
+            self._cycle()
+            return
+        if self._resync_due(now):
+            self.log("resync", reason="periodic drift check")
             self._cycle()
             return
         if s.next_poll is not None and now >= s.next_poll:
@@ -279,6 +289,7 @@ class Daemon:
         s.cycles += 1
         s.last_sync_at = end
         s.last_result = {k: v for k, v in result.to_json().items() if k != "entries"}
+        self.reports.submit(result)
         self.metrics.record(result, end)
         after = self._source_revision()
         if after and after != before:
@@ -339,6 +350,38 @@ class Daemon:
             nxt = next_run(tier.sync, started, self.rng)
             self.state.next_poll = None if nxt is None else max(nxt, now + at_least)
         self._notify_status()
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.log(event, **fields)
+
+    def _resync_due(self, now: float) -> bool:
+        """A full cycle now and then, even when the source did not move, to undo drift.
+
+        On-demand tiers stay quiet: they change only when someone asks.
+        """
+        from agent.dataload import parse_duration
+
+        s, tier = self.state, self._tier()
+        every = self.cfg.daemon.resync_interval
+        if not every or tier is None or tier.sync.mode == "on-demand":
+            return False
+        if not s.last_ok or s.deferred is not None or s.last_sync_at is None:
+            return False
+        try:
+            seconds = parse_duration(every, key="daemon.resync_interval")
+        except EdgesyncError:
+            return False
+        return seconds > 0 and now - s.last_sync_at >= seconds
+
+    def _applied_for_heartbeat(self) -> tuple[str | None, str | None]:
+        from agent.state import StateStore
+
+        try:
+            node = StateStore(self.cfg.state_dir).load()
+        except EdgesyncError:
+            return None, None
+        healthy = node.result in ("applied", "unchanged") and not node.error
+        return node.applied_revision, "Healthy" if healthy else node.result
 
     def _still_deferred(self) -> bool:
         from agent.schedule import deferral
