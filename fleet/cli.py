@@ -308,7 +308,7 @@ def metrics(*, db: str | None = DB_OPTION,
     from rich.console import Console
     from rich.table import Table
 
-    from fleet.api.page import _duration
+    from fleet.api.page import NONE, _duration
 
     table = Table("scope", "lead time p50", "p90", "deploys/day", "change failure",
                   "time to restore", title=f"delivery over {days:g} days")
@@ -316,7 +316,7 @@ def metrics(*, db: str | None = DB_OPTION,
         cfr = m["change_failure_rate"]
         table.add_row(m["scope"], _duration(m["lead_time_median_s"]),
                       _duration(m["lead_time_p90_s"]), f"{m['deployments_per_day']:.2f}",
-                      "-" if cfr is None else f"{100 * cfr:.0f} %",
+                      NONE if cfr is None else f"{100 * cfr:.0f} %",
                       _duration(m["time_to_restore_median_s"]))
     Console().print(table)
     for curve in data["convergence"]:
