@@ -117,10 +117,6 @@ _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class _SlowPathNeededError(Exception):
-    """The document uses a feature (merge keys) the fast converter leaves to PyYAML."""
-
-
 def _float(text: str) -> float:
     low = text.lower()
     if low.endswith(".inf"):
@@ -155,17 +151,31 @@ def _convert(node: Any, budget: list[int], where: str) -> Any:
             return None
         if tag == _FLOAT:
             return _float(value)
-        if tag == _MERGE:
-            raise _SlowPathNeededError
         return value
     if cls is yaml.SequenceNode:
         return [_convert(item, budget, where) for item in node.value]
     out: dict[Any, Any] = {}
+    merged: list[dict[Any, Any]] = []
     for key_node, value_node in node.value:
+        if key_node.tag == _MERGE and key_node.__class__ is yaml.ScalarNode:
+            # `<<: *base` (or a list of them): the explicit keys win, then earlier maps.
+            value = _convert(value_node, budget, where)
+            maps = value if isinstance(value, list) else [value]
+            if not all(isinstance(m, dict) for m in maps):
+                raise RenderError("a merge key (<<) needs a mapping or a list of mappings",
+                                  where=where)
+            merged.extend(maps)
+            continue
         key = _convert(key_node, budget, where)
         if isinstance(key, (dict, list)):
             raise RenderError("a mapping key must be a scalar", where=where)
         out[key] = _convert(value_node, budget, where)
+    if merged:
+        base: dict[Any, Any] = {}
+        for m in reversed(merged):
+            base.update(m)
+        base.update(out)
+        return base
     return out
 
 
@@ -174,13 +184,7 @@ def load_all(text: str, where: str) -> list[Any]:
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
         budget = [ALIAS_NODE_BUDGET + len(text)]
-        try:
-            docs = [_convert(n, budget, where) for n in nodes if n is not None]
-        except _SlowPathNeededError:
-            docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-            if "&" in text:
-                budget = [ALIAS_NODE_BUDGET + len(text)]
-                docs = [_expand(d, budget, where) for d in docs]
+        docs = [_convert(n, budget, where) for n in nodes if n is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -189,19 +193,6 @@ def load_all(text: str, where: str) -> list[Any]:
     except (RecursionError, ValueError) as exc:
         raise RenderError(f"cannot read YAML: {exc}", where=where) from None
     return [d for d in docs if d is not None]
-
-
-def _expand(value: Any, budget: list[int], where: str) -> Any:
-    """Copy a loaded tree, unsharing aliased nodes, within a node budget."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise RenderError("YAML aliases expand beyond the allowed size (alias bomb?)",
-                          where=where)
-    if isinstance(value, dict):
-        return {k: _expand(v, budget, where) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, budget, where) for v in value]
-    return value
 
 
 def load_one(text: str, where: str) -> Any:

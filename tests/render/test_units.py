@@ -57,7 +57,8 @@ def test_go_json_escapes_like_go(data: dict[str, str]) -> None:
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl (the reference) is not installed")
 @settings(max_examples=8, deadline=None)
-@given(st.dictionaries(KEYS, st.text(alphabet="abc <&>é\n\t\"'=", max_size=12), min_size=1,
+# No tabs: kubectl itself cannot re-read the block it writes for a line starting with one.
+@given(st.dictionaries(KEYS, st.text(alphabet="abc <&>é\n\"'=", max_size=12), min_size=1,
                        max_size=3))
 def test_hash_suffix_matches_kubectl(tmp_path_factory: pytest.TempPathFactory,
                                      data: dict[str, str]) -> None:
