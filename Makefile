@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv lint test unit testenv-deps testenv-up testenv-down bench demo dist clean
+.PHONY: venv lint test unit testenv-deps testenv-up testenv-down bench demo demo-down dist clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,15 @@ testenv-up: testenv-deps
 
 testenv-down:
 	$(PY) -m tests.testenv down
+
+# The quickstart: local servers, the fleet service, three nodes and one commit, narrated
+# (packaging/demo/README.md). It leaves everything running; `make demo-down` stops it.
+# EDGESYNC_DEMO_SHORT=1: short narration (CI); EDGESYNC_DEMO_JSON_STATUS=FILE: final status.
+demo: venv testenv-deps
+	$(PY) packaging/demo/run.py
+
+demo-down:
+	$(PY) packaging/demo/run.py down
 
 # The single-file agent (dist/edge-agent.pyz, any arch, Python 3.11+) and its .deb.
 dist: venv
