@@ -296,8 +296,9 @@ def metrics(*, db: str | None = DB_OPTION,
             try:
                 summary = store.summary()
                 tiers = {t: r["nodes"] for t, r in overview.counts(summary)["tiers"].items()}
-                data = metrics_report(store.history(time.time() - days * 86400), days, tiers,
-                                      revision or summary.latest_revision)
+                revision = revision or summary.latest_revision
+                inputs = store.delivery_inputs(time.time() - days * 86400, revision)
+                data = metrics_report(inputs, days, tiers, revision)
             finally:
                 store.close()
         except EdgesyncError as exc:

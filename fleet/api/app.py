@@ -250,8 +250,9 @@ class FleetApp:
         summary = self.store.summary(self.settings.offline_after)
         counts = overview.counts(summary)
         tiers = {t: row["nodes"] for t, row in counts["tiers"].items()}
-        rows = self.store.history(time.time() - days * 86400)
-        return metrics_report(rows, days, tiers, revision or summary.latest_revision)
+        revision = revision or summary.latest_revision
+        inputs = self.store.delivery_inputs(time.time() - days * 86400, revision)
+        return metrics_report(inputs, days, tiers, revision)
 
     # -- rollouts ---------------------------------------------------------------------
     async def get_rollout(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from fleet.errors import ConflictError, NotFoundError, StoreError
 from fleet.store.migrations import statements
 from fleet.store.model import (
+    DeliveryInputs,
     GroupCount,
     HistoryRow,
     IngestOutcome,
@@ -86,6 +87,7 @@ class Store(Protocol):
     def node_reports(self, name: str, limit: int = 20) -> list[dict[str, Any]]: ...
     def summary(self, offline_after: float = DEFAULT_OFFLINE_AFTER) -> Summary: ...
     def history(self, since: float) -> list[HistoryRow]: ...
+    def delivery_inputs(self, since: float, revision: str | None) -> DeliveryInputs: ...
     def create_rollout(self, revision: str, waves: list[dict[str, Any]], gate: float
                        ) -> RolloutRecord: ...
     def get_rollout(self, rollout_id: int | None = None) -> RolloutRecord | None: ...
@@ -298,6 +300,41 @@ class SqlStore:
                                  "WHERE kind = 'result' AND created_at >= ? "
                                  "ORDER BY created_at, id", (since,))
         return [HistoryRow(*row) for row in rows]
+
+    def delivery_inputs(self, since: float, revision: str | None) -> DeliveryInputs:
+        """`fleet.metrics.inputs_from_history` done by the database, with GROUP BYs."""
+        window = "kind = 'result' AND created_at >= ?"
+        with self._tx() as db:
+            leads = self._all(db, "SELECT node, tier, applied_revision, "
+                                  "MIN(apply_time - commit_time) FROM reports "
+                                  f"WHERE {window} AND result = 'applied' "
+                                  "AND applied_revision <> '' AND commit_time IS NOT NULL "
+                                  "AND apply_time IS NOT NULL "
+                                  "GROUP BY node, tier, applied_revision", (since,))
+            targets = self._all(db, "SELECT tier, COALESCE(NULLIF(desired_revision, ''), "
+                                    "applied_revision), MAX(CASE WHEN result IN ('failed', "
+                                    "'rolled_back') AND desired_revision <> '' THEN 1 ELSE 0 "
+                                    f"END) FROM reports WHERE {window} AND result IN "
+                                    "('applied', 'unchanged', 'failed', 'rolled_back') "
+                                    "AND COALESCE(NULLIF(desired_revision, ''), "
+                                    "applied_revision) <> '' GROUP BY 1, 2", (since,))
+            restore = self._all(db, "SELECT node, tier, created_at, result, desired_revision, "
+                                    "applied_revision, commit_time, apply_time FROM reports "
+                                    f"WHERE {window} AND node IN (SELECT DISTINCT node "
+                                    f"FROM reports WHERE {window} AND result IN ('failed', "
+                                    "'rolled_back')) ORDER BY created_at, id", (since, since))
+            arrivals = [] if not revision else self._all(
+                db, "SELECT node, tier, MIN(COALESCE(apply_time, created_at)), "
+                    "MIN(CASE WHEN desired_revision = ? THEN commit_time END) FROM reports "
+                    f"WHERE {window} AND applied_revision = ? "
+                    "AND result IN ('applied', 'unchanged') GROUP BY node, tier",
+                (revision, since, revision))
+        return DeliveryInputs(
+            leads=[(r[0], r[1], r[2], max(0.0, float(r[3]))) for r in leads],
+            targets=[(r[0], r[1], bool(r[2])) for r in targets],
+            restore_rows=[HistoryRow(*r) for r in restore],
+            arrivals=[(r[0], r[1], float(r[2]), None if r[3] is None else float(r[3]))
+                      for r in arrivals])
 
     # -- rollouts ---------------------------------------------------------------------
     def create_rollout(self, revision: str, waves: list[dict[str, Any]], gate: float

@@ -105,3 +105,18 @@ class RolloutRecord:
     waves: list[dict[str, Any]] = field(default_factory=list)
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeliveryInputs:
+    """What the metrics need, already reduced: the store builds it with GROUP BYs, so the
+    work in Python grows with nodes x revisions, not with reports."""
+
+    # (node, tier, revision, seconds): first commit -> applied per node and revision
+    leads: list[tuple[str, str, str, float]]
+    # (tier, revision, failed anywhere in that tier): every revision a node tried
+    targets: list[tuple[str, str, bool]]
+    # every result report of the nodes that failed at least once, oldest first
+    restore_rows: list[HistoryRow]
+    # (node, tier, first time on `revision`, its commit time) for the convergence curve
+    arrivals: list[tuple[str, str, float, float | None]] = field(default_factory=list)

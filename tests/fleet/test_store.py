@@ -134,3 +134,39 @@ def test_summary_and_node_list_agree_on_every_state(store: SqlStore) -> None:
     assert summed == listed
     assert set(listed) == {"never", "offline", "failed", "deferred", "progressing",
                            "unhealthy", "healthy"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_database_reduction_of_metrics_matches_the_reference(store: SqlStore,
+                                                             seed: int) -> None:
+    import random
+
+    from fleet.metrics import inputs_from_history, metrics_report
+
+    rng = random.Random(seed)
+    nodes = [(f"m{i}", rng.choice(["cloud", "edge", "vehicle"])) for i in range(12)]
+    store.add_nodes([(n, t, "", f"hm{seed}-{n}") for n, t in nodes])
+    revisions = ["r1", "r2", "r3", ""]
+    now = time.time()
+    for step in range(300):
+        node, tier = rng.choice(nodes)
+        result = rng.choice(["applied", "unchanged", "failed", "rolled_back", "deferred"])
+        desired = rng.choice([*revisions, None])
+        applied = rng.choice([*revisions, None])
+        row = IngestReport(
+            idempotency_key=str(uuid.uuid4()), node=node, tier=tier, kind="result",
+            created_at=now - 5000 + step * 10 + rng.random(), desired_revision=desired,
+            applied_revision=applied, commit_time=rng.choice([None, now - 6000 + step]),
+            apply_time=rng.choice([None, now - 4000 + step * 10]), result=result,
+            health="Healthy", deferred_reason=None, failures=0, platform=None,
+            agent_version=None, body="{}")
+        store.ingest(node, [row])
+    tiers = {"cloud": 4, "edge": 4, "vehicle": 4}
+    since = now - 10_000
+    for revision in ("r1", "r2", None):
+        by_sql = metrics_report(store.delivery_inputs(since, revision), 1.0, tiers, revision)
+        by_rows = metrics_report(inputs_from_history(store.history(since), revision), 1.0,
+                                 tiers, revision)
+        for report in (by_sql, by_rows):
+            report.pop("generated_at")
+        assert by_sql == by_rows
