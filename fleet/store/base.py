@@ -318,11 +318,16 @@ class SqlStore:
                                     "('applied', 'unchanged', 'failed', 'rolled_back') "
                                     "AND COALESCE(NULLIF(desired_revision, ''), "
                                     "applied_revision) <> '' GROUP BY 1, 2", (since,))
-            restore = self._all(db, "SELECT node, tier, created_at, result, desired_revision, "
-                                    "applied_revision, commit_time, apply_time FROM reports "
-                                    f"WHERE {window} AND node IN (SELECT DISTINCT node "
-                                    f"FROM reports WHERE {window} AND result IN ('failed', "
-                                    "'rolled_back')) ORDER BY created_at, id", (since, since))
+            # One scan with a window function rather than a join: without fresh table
+            # statistics a join here can be planned as a nested loop (seconds to minutes).
+            columns = ("node, tier, created_at, result, desired_revision, applied_revision, "
+                       "commit_time, apply_time")
+            restore = self._all(db, f"SELECT {columns} FROM (SELECT {columns}, id, "
+                                    "MAX(CASE WHEN result IN ('failed', 'rolled_back') "
+                                    "THEN 1 ELSE 0 END) OVER (PARTITION BY node) AS failing "
+                                    f"FROM reports WHERE {window} AND result IN ('applied', "
+                                    "'unchanged', 'failed', 'rolled_back')) s "
+                                    "WHERE failing = 1 ORDER BY created_at, id", (since,))
             arrivals = [] if not revision else self._all(
                 db, "SELECT node, tier, MIN(COALESCE(apply_time, created_at)), "
                     "MIN(CASE WHEN desired_revision = ? THEN commit_time END) FROM reports "
