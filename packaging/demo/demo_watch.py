@@ -54,7 +54,10 @@ def describe(event: dict[str, Any]) -> str | None:
     """One readable line for the agent events worth telling; None for the rest."""
     name = event.get("event")
     if name == "started":
-        return f"agent started, sync mode {event.get('mode')}"
+        mode = str(event.get("mode"))
+        if mode.startswith("unknown"):
+            return "agent started; nothing on disk yet, so it syncs once to learn its tier"
+        return f"agent started, sync mode {mode}"
     if name == "synced":
         changes = ", ".join(f"{k} {v}" for k, v in (event.get("changes") or {}).items() if v)
         return (f"{event.get('result')} revision {short(event.get('revision'))}"
@@ -149,9 +152,12 @@ class Watch:
             if self.on_cycle is not None and event.get("event") in CYCLE_EVENTS:
                 self.on_cycle(node, event)
         for seen in self.fleet.changes():
-            extra = f" ({seen['deferred_reason']})" if seen.get("deferred_reason") else ""
-            self.say("fleet", f"report from {seen['name']}: {seen['result']} "
-                              f"revision {short(seen.get('revision'))}{extra}")
+            if seen["result"] == "deferred":
+                runs = short(seen["revision"]) if seen.get("revision") else "nothing yet"
+                what = f"deferred {short(seen.get('desired_revision'))}, still runs {runs}"
+            else:
+                what = f"{seen['result']} revision {short(seen.get('revision'))}"
+            self.say("fleet", f"report from {seen['name']}: {what}")
 
     def until(self, what: str, check: Callable[[dict[str, dict[str, Any]]], bool],
               timeout: float) -> dict[str, dict[str, Any]]:

@@ -113,6 +113,8 @@ class Demo:
                 raise DemoError(f"fleet serve did not come up; see {WORK / 'fleet.log'}")
             time.sleep(0.2)
         self.say.say("fleet", f"serving on {url} (database {db})")
+        self.say.detail("Agents push reports here (a durable spool on each node, sent in "
+                        "batches); operators read /v1/status, `fleet status` and the page.")
         return url, token_file
 
     def fleet_repo(self, env: Any) -> FleetRepo:
@@ -129,6 +131,8 @@ class Demo:
         head = repo.seed(REPO / "overlays", self.edge_interval, self.run_id)
         self.say.say("git", f"pushed main at {short(head)}: the example overlays, with "
                             f"edge-site-a polling every {self.edge_interval} instead of 1h")
+        self.say.detail("tiers.yaml (the tier policy) lives in the repo itself, so a change "
+                        "of policy rolls out like any other commit.")
         self.say.detail(f"a working copy is in {repo.work}; commit and push there to play")
         return repo
 
@@ -150,6 +154,8 @@ class Demo:
         if locked.returncode != 0:
             raise DemoError(f"edge-agent lock: {locked.stderr.strip()}")
         self.say.say(car.name, f"$ edge-agent lock -> {locked.stdout.strip()}")
+        self.say.detail("The lock stands for a vehicle's drive controller: while it is held "
+                        "the agent fetches and renders, but applies nothing.")
         for node in self.nodes:
             self.keep(node.start(WORK))
 
@@ -161,6 +167,8 @@ class Demo:
             return (on(nodes, "cloud-1", seed) and on(nodes, "gw-001", seed)
                     and result_of(nodes, "car-042") == "deferred")
 
+        self.say.detail("Images are pinned to digests from the local registry, per platform "
+                        "(car-042 gets the arm64 one); each tier lands in its own namespace.")
         watch.until("cloud-1 and gw-001 on the first commit and car-042 deferred", settled,
                     timeout=240)
 
@@ -174,6 +182,8 @@ class Demo:
         nodes = watch.until("cloud-1 on the new commit",
                             lambda n: on(n, "cloud-1", head), timeout=120)
         self.say.say("fleet", f"cloud-1 converged {since(nodes['cloud-1'], head)}")
+        self.say.detail("A realtime node asks Git every few seconds with one ls-remote; "
+                        "it fetches and syncs only when the branch moved.")
         return head
 
     def vehicle_while_locked(self, watch: Watch) -> None:
@@ -182,6 +192,8 @@ class Demo:
         done = car.cli("trigger", "--wait", "--timeout", "120")
         self.say.say(car.name, f"$ edge-agent trigger --wait -> {first_line(done)}")
         watch.pump()
+        self.say.detail("Deferred, not failed: the node keeps what it runs and says why in "
+                        "its report.")
 
     def edge_interval_wait(self, watch: Watch, head: str) -> None:
         self.say.step(f"8. The edge gateway picks the commit up on its interval "
@@ -190,6 +202,8 @@ class Demo:
         nodes = watch.until("gw-001 on the new commit", lambda n: on(n, "gw-001", head),
                             timeout=seconds + 120)
         self.say.say("fleet", f"gw-001 converged {since(nodes['gw-001'], head)}")
+        self.say.detail("In the example repo edge sites poll hourly with jitter, so a "
+                        "fleet of gateways does not hit Git at once.")
 
     def vehicle_parked(self, watch: Watch, head: str) -> None:
         car = self.by_name["car-042"]

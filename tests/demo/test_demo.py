@@ -97,6 +97,9 @@ def test_make_demo_short(kube_env: Env, git_env: Env, registry_env: Env,
         for report in _reports(work / "fleet.db", "car-042"):
             if report["result"] == "deferred":
                 assert "update lock" in report["deferred_reason"], report
+                # Nothing was applied before the unlock: a deferred report must not claim
+                # the revision it waits for (the status would count the node as on latest).
+                assert report["applied_revision"] is None, report
 
         for text in ("Fleet status", "Dashboard: http://127.0.0.1:",
                      "edge-agent unlock", "deferred revision"):
