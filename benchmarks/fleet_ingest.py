@@ -5,7 +5,9 @@ sends batched result reports to one service process over HTTP on 127.0.0.1.
 Each request is one node's batch, with that node's own token, the way an agent
 flushes its spool. The load is bounded in both reports and seconds.
 
-    .venv/bin/python benchmarks/fleet_ingest.py --pg-dsn postgresql://user@127.0.0.1:PORT/postgres
+    source .testenv/env.sh   # the local environment's PostgreSQL (EDGESYNC_PG_DSN)
+    .venv/bin/python benchmarks/fleet_ingest.py
+    .venv/bin/python benchmarks/fleet_ingest.py --pg-dsn postgresql://user@127.0.0.1:PORT/db
     .venv/bin/python benchmarks/fleet_ingest.py --store sqlite
 
 Prints reports/s, request latency (p50/p99), summary latency (p50/p99) and the
@@ -248,7 +250,8 @@ def run(label: str, db: str, workdir: Path, args: argparse.Namespace, nodes_coun
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=["postgres", "sqlite", "both"], default="both")
-    parser.add_argument("--pg-dsn", default=os.environ.get("FLEET_BENCH_PG_DSN"),
+    parser.add_argument("--pg-dsn", default=os.environ.get("FLEET_BENCH_PG_DSN")
+                        or os.environ.get("EDGESYNC_PG_DSN"),
                         help="PostgreSQL server (a scratch database is created and dropped)")
     parser.add_argument("--nodes", type=int, default=100_000, help="PostgreSQL fleet size")
     parser.add_argument("--sqlite-nodes", type=int, default=2_000)
@@ -262,7 +265,8 @@ def main() -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-bench-")))
         if args.store in ("postgres", "both"):
             if not args.pg_dsn:
-                raise SystemExit("--pg-dsn (or FLEET_BENCH_PG_DSN) is needed for PostgreSQL")
+                raise SystemExit("PostgreSQL needs --pg-dsn, or `source .testenv/env.sh` "
+                                 "(EDGESYNC_PG_DSN)")
             dsn = stack.enter_context(_scratch_database(args.pg_dsn))
             run("PostgreSQL", dsn, workdir, args, args.nodes)
         if args.store in ("sqlite", "both"):
