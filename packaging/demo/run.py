@@ -354,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     clear_work_dir()
     try:
         Demo(args.short).run(args.json_status)
+    except KeyboardInterrupt:
+        print(f"\ndemo: interrupted; what it started keeps running (see {STATE_FILE}); "
+              "`make demo-down` stops it", file=sys.stderr)
+        return 130
     except DemoError as exc:
         print_log_tails()
         print(f"\ndemo: {exc}\nlogs: {WORK}/fleet.log, {WORK}/nodes/*/agent.log; "

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.testenv.env import Env
@@ -83,6 +84,18 @@ def test_make_demo_short(kube_env: Env, git_env: Env, registry_env: Env,
             assert node["revision"] == head, (name, node)
             assert node["result"] in ("applied", "unchanged"), (name, node)
             assert node["reports_received"] >= 2, (name, node)
+
+        # The dashboard the narration points at serves the same fleet to the operator.
+        recorded = json.loads((work / "demo.json").read_text())
+        token = (work / "operator.token").read_text().strip()
+        page = httpx.get(recorded["fleet_url"] + "/", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"})
+        assert page.status_code == 200, page.text[:500]
+        # The page lists troubled nodes by name; a healthy fleet shows up per tier.
+        for tier in TIERS.values():
+            assert tier in page.text, tier
+        assert head[:12] in page.text
+        assert httpx.get(recorded["fleet_url"] + "/v1/status", timeout=30).status_code == 401
 
         # The vehicle deferred while its update lock was held (first at start on the seed
         # commit, then when triggered on the new one), and applied only after the unlock.
