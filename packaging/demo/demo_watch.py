@@ -18,8 +18,6 @@ import httpx
 from demo_nodes import Node
 from demo_repo import DemoError
 
-CYCLE_EVENTS = ("synced", "deferred", "failed")
-
 
 def short(revision: object) -> str:
     return str(revision or "-")[:12]
@@ -137,20 +135,16 @@ class FleetView:
 class Watch:
     """Prints both channels while waiting for a condition."""
 
-    def __init__(self, narrator: Narrator, logs: AgentLogs, fleet: FleetView,
-                 on_cycle: Callable[[Node, dict[str, Any]], None] | None = None):
+    def __init__(self, narrator: Narrator, logs: AgentLogs, fleet: FleetView):
         self.say = narrator.say
         self.logs = logs
         self.fleet = fleet
-        self.on_cycle = on_cycle
 
     def pump(self) -> None:
         for node, event in self.logs.new_events():
             line = describe(event)
             if line:
                 self.say(node.name, line)
-            if self.on_cycle is not None and event.get("event") in CYCLE_EVENTS:
-                self.on_cycle(node, event)
         for seen in self.fleet.changes():
             if seen["result"] == "deferred":
                 runs = short(seen["revision"]) if seen.get("revision") else "nothing yet"

@@ -241,14 +241,7 @@ class Demo:
         repo = self.fleet_repo(env)
         seed = repo.git("rev-parse", "HEAD")
         self.enrol_and_start(env, url, repo)
-        import demo_relay
-
-        relay = demo_relay.Relay(repo.work) if demo_relay.needed() else None
-        if relay is not None:
-            self.say.detail("(the agents' daemon loop does not deliver reports yet: the demo "
-                            "hands each cycle's report to the node's spool for it)")
-        watch = Watch(self.say, AgentLogs(self.nodes), FleetView(url, token_file),
-                      on_cycle=relay)
+        watch = Watch(self.say, AgentLogs(self.nodes), FleetView(url, token_file))
         self.first_sync(watch, seed)
         head = self.commit(watch, repo)
         self.vehicle_while_locked(watch)
@@ -256,8 +249,6 @@ class Demo:
         self.vehicle_parked(watch, head)
         watch.pump()
         self.finish(url, token_file, json_status)
-        if relay is not None and relay.errors:
-            print("report delivery problems: " + "; ".join(relay.errors), file=sys.stderr)
         print(f"(demo took {time.monotonic() - started:.0f}s)", flush=True)
 
 
