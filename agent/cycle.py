@@ -164,7 +164,9 @@ class _Cycle:
                 if self.check_defer is not None:
                     reason = self.check_defer(tier)
                     if reason:
-                        return self.result("deferred", revision=revision, reason=reason,
+                        # Nothing changed on the node: it still runs what it ran.
+                        return self.result("deferred", revision=self.state.applied_revision,
+                                           reason=reason,
                                            failed_revision=self.state.failed_revision)
         except EdgesyncError as exc:
             return self._record_failure_before_apply(exc, interrupted)

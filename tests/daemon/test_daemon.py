@@ -61,8 +61,13 @@ def test_realtime_node_under_systemd_notify(tmp_path: Path, git_env: Env, kube_e
         assert status["last_good_revision"] == head
         notify.wait_for("WATCHDOG=1", 5)
         assert any(ln.startswith("STATUS=") for ln in notify.lines())
-        metrics = urllib.request.urlopen(
-            f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5).read().decode()
+        def scrape() -> str:
+            return str(urllib.request.urlopen(
+                f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5).read().decode())
+
+        # An idle poll (source unchanged) follows the sync within a poll interval or two.
+        metrics = wait_until(lambda: m if 'changed="false"' in (m := scrape()) else None,
+                             15, "an idle poll in the metrics")
         assert "edgesync_last_sync_success 1.0" in metrics
         assert f'edgesync_revision_info{{revision="{head}"}} 1.0' in metrics
         assert 'edgesync_polls_total{changed="false"}' in metrics

@@ -120,9 +120,6 @@ def test_vehicle_deferred_until_unlocked(demo: DemoRun) -> None:
         assert "update lock" in report["deferred_reason"], report
 
 
-@pytest.mark.xfail(strict=True, reason="a deferred cycle's report names the revision it "
-                   "waits for as applied (agent.cycle returns the target as `revision`, "
-                   "which agent.report.result_report sends as applied_revision)")
 def test_deferred_reports_claim_nothing_applied(demo: DemoRun) -> None:
     # Nothing ran on the vehicle before the unlock; a report saying otherwise makes the
     # fleet count a deferred node as on the latest revision.
