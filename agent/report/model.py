@@ -50,6 +50,8 @@ class Report:
     images: tuple[str, ...] = ()
     durations: Mapping[str, float] = field(default_factory=dict)
     bytes_fetched: int = 0
+    # Heartbeats this node's spool has dropped so far (the size cap), told to the fleet.
+    spool_dropped: int = 0
     idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=utc_now)
 
@@ -86,6 +88,7 @@ class Report:
             "images": list(self.images),
             "durations": dict(self.durations),
             "bytes_fetched": self.bytes_fetched,
+            "spool_dropped": self.spool_dropped,
         }
 
     @classmethod
@@ -106,6 +109,7 @@ class Report:
                 images=tuple(data.get("images") or ()),
                 durations=dict(data.get("durations") or {}),
                 bytes_fetched=int(data.get("bytes_fetched") or 0),
+                spool_dropped=int(data.get("spool_dropped") or 0),
                 idempotency_key=data["idempotency_key"], created_at=data["created_at"],
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -91,13 +91,15 @@ class Spool:
 
     def put(self, report: Report) -> int:
         """Store `report` durably and return its sequence number (idempotent per key)."""
-        body = json.dumps(report.to_wire(), separators=(",", ":"), sort_keys=True)
-        size = len(body.encode())
         with self._lock, self._transaction():
             row = self._db.execute("SELECT seq FROM spool WHERE idempotency_key = ?",
                                    (report.idempotency_key,)).fetchone()
             if row is not None:
                 return int(row[0])
+            wire = report.to_wire()
+            wire["spool_dropped"] = self._counter("dropped_heartbeats")
+            body = json.dumps(wire, separators=(",", ":"), sort_keys=True)
+            size = len(body.encode())
             self._make_room(size)
             cur = self._db.execute(
                 "INSERT INTO spool (idempotency_key, kind, size, body) VALUES (?, ?, ?, ?)",

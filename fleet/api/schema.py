@@ -60,6 +60,7 @@ REPORT_FIELDS: dict[str, Rule] = {
     "images": Rule("strings", nullable=False, max_len=500),
     "durations": Rule("durations", nullable=False, max_len=50),
     "bytes_fetched": Rule("int", nullable=False),
+    "spool_dropped": Rule("int", nullable=False),
 }
 
 

@@ -64,8 +64,10 @@ def test_cap_drops_oldest_heartbeats_first_never_results_and_counts(tmp_path: Pa
         for r in extra:
             spool.put(r)
         stats = spool.stats()
-        kept = [b.idempotency_key for b in spool.peek_batch(limit=100)]
+        batch = spool.peek_batch(limit=100)
+        kept = [b.idempotency_key for b in batch]
     assert stats.dropped_heartbeats == 3
+    assert batch[-1].wire["spool_dropped"] == 3  # the fleet learns what the node lost
     assert not any(b.idempotency_key in kept for b in beats)
     assert kept == [r.idempotency_key for r in results + extra]  # every result, in order
     assert stats.pending_bytes > full  # results are kept even past the cap
