@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -387,11 +387,6 @@ def _status(row: Sequence[Any]) -> NodeStatus:
         desired_revision=row[5], revision=row[6], commit_time=row[7], apply_time=row[8],
         result=row[9], health=row[10], deferred_reason=row[11], failures=int(row[12] or 0),
         last_report=row[13], reports_received=int(row[14] or 0), state=row[15])
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 __all__ = ["DEFAULT_OFFLINE_AFTER", "SqlStore", "Store", "StoreError"]
