@@ -390,15 +390,10 @@ def report_result(cfg: AgentConfig, result: SyncResult, *,
 
     Delivery problems never fail a sync: the report waits in the on-disk spool.
     """
-    from agent.report import deliver, result_report
+    from agent.report import report_cycle
 
     if not cfg.fleet.url:
         return None
-    report = result_report(cfg, result, desired_revision=result.desired_revision,
-                           commit_time=result.commit_time, images=result.images,
-                           bytes_fetched=result.bytes_fetched)
-    try:
-        outcome = deliver(cfg, report, flush_seconds=flush_seconds)
-    except EdgesyncError as exc:
-        return str(exc)
-    return outcome.error
+    return report_cycle(cfg, result, commit_time=result.commit_time,
+                        desired_revision=result.desired_revision,
+                        flush_seconds=flush_seconds).error

@@ -69,7 +69,9 @@ def report_cycle(cfg: AgentConfig, outcome: SyncOutcome, *, commit_time: str | N
     """
     try:
         report = result_report(cfg, outcome, commit_time=commit_time,
-                               desired_revision=desired_revision)
+                               desired_revision=desired_revision,
+                               images=tuple(getattr(outcome, "images", ())),
+                               bytes_fetched=int(getattr(outcome, "bytes_fetched", 0)))
         return deliver(cfg, report, flush_seconds=flush_seconds)
     except ReportError as exc:
         return DeliveryOutcome(spooled=False, sent=0, pending=-1, error=str(exc))
