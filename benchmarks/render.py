@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -85,9 +84,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     args = parser.parse_args()
-    kubectl = shutil.which("kubectl")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.reference_kubectl import reference_kubectl
+
+    kubectl = reference_kubectl()
     if kubectl is None:
-        sys.exit("kubectl is not on PATH (it is the reference tool)")
+        sys.exit("no kubectl with Kustomize v5.5.0 on PATH (it is the reference tool)")
     help_times = [timed([EDGE_AGENT, "--help"])[0] for _ in range(args.runs)]
     print(f"edge-agent --help: median {statistics.median(help_times):.3f} s (floor < 0.3 s)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wall time is "

@@ -15,7 +15,8 @@ from pathlib import Path
 
 USAGE = """\
 edge-agent render PATH [--repo DIR] [--output yaml|json]
-       edge-agent render --tier NAME --repo DIR [--output yaml|json]"""
+       edge-agent render --tier NAME --repo DIR [--resolve-images [--config FILE]]
+                         [--platform OS/ARCH] [--output yaml|json]"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", type=Path,
                    help="fleet repo root: with --tier, the repo to read; with PATH, a bound "
                         "no file may leave")
+    p.add_argument("--resolve-images", action="store_true",
+                   help="with --tier: move images to the tier registry and pin them to this "
+                        "node's platform digest (asks the registry)")
+    p.add_argument("--config", help="agent config whose images.* settings to use")
+    p.add_argument("--platform", help="pin for this platform instead (e.g. linux/arm64)")
     p.add_argument("--output", "-o", choices=("yaml", "json"), default="yaml")
     return p
 
@@ -53,11 +59,20 @@ def run(argv: list[str]) -> int:
         return _fail("give either PATH or --tier, not both", "Error", as_json)
     if args.tier is None and args.path is None:
         return _fail("give a kustomization PATH or --tier NAME --repo DIR", "Error", as_json)
+    if args.resolve_images and args.tier is None:
+        return _fail("--resolve-images needs --tier (the tier names the registry)", "Error",
+                     as_json)
     try:
         from agent import render as engine
 
         if args.tier is not None:
-            bundle = engine.render_tier(args.repo or Path("."), args.tier)
+            repo = args.repo or Path(".")
+            bundle = engine.render_tier(repo, args.tier)
+            if args.resolve_images:
+                from agent.images import resolve_rendered_tier
+
+                bundle = resolve_rendered_tier(bundle, repo=repo, tier=args.tier,
+                                               config=args.config, platform=args.platform)
         else:
             bundle = engine.render(args.path, root=args.repo)
         text = engine.to_json(bundle) if as_json else engine.to_yaml(bundle)

@@ -10,7 +10,6 @@ tool shows up. Comparison is YAML equality of the ordered document lists.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,10 @@ import pytest
 from agent.errors import RenderError
 from agent.render import render
 from agent.render.yamlio import load_all
+from tests.reference_kubectl import reference_kubectl
 
 CASES = Path(__file__).parent / "cases"
-KUBECTL = shutil.which("kubectl")
+KUBECTL = reference_kubectl()
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,8 +11,9 @@ from hypothesis import strategies as st
 
 from agent.render import render
 from agent.render.yamlio import load_all
+from tests.reference_kubectl import reference_kubectl
 
-KUBECTL = shutil.which("kubectl")
+KUBECTL = reference_kubectl()
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(KUBECTL is None, reason="kubectl (the reference) is absent")]
 
