@@ -35,19 +35,9 @@ def _register() -> None:
 
 
 def main() -> None:
-    import sys
+    from agent.launcher import main as launch
 
-    if sys.argv[1:2] == ["render"]:
-        # Typer imports pydantic to coerce any parameter (~0.2 s); render parses its own.
-        from agent.render.command import run
-
-        raise SystemExit(run(sys.argv[2:]))
-    if sys.argv[1:2] == ["images"]:
-        # Same reason: the images commands parse their own options (agent/images/__main__.py).
-        from agent.images.__main__ import main as images_main
-
-        raise SystemExit(images_main(sys.argv[2:], prog="edge-agent images"))
-    app()
+    launch()
 
 
 _register()

@@ -148,7 +148,7 @@ def build(out: Path, pythons: tuple[str, ...] = PYTHONS) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shiv = Path(sys.executable).with_name("shiv")
         run(str(shiv) if shiv.exists() else "shiv", "--site-packages", str(site),
-            "--entry-point", "agent.cli:main", "--python", "/usr/bin/env python3",
+            "--entry-point", "agent.launcher:main", "--python", "/usr/bin/env python3",
             "--output-file", str(out), "--compressed", "--reproducible")
     return out
 

@@ -1,9 +1,9 @@
 """`edge-agent render` without the rest of the CLI.
 
-The console script enters here: a render (the command scripts and the benchmark
-run most) parses its own few options and imports only the engine, so it starts
-as fast as kubectl; every other command goes on to the Typer application in
-`agent.cli`. Errors print exactly as `agent.commands._output.fail` prints them.
+`agent.launcher` sends `edge-agent render ...` here: a render (the command
+scripts and the benchmark run most) parses its own few options and imports only
+the engine, so it starts as fast as kubectl. Errors print exactly as
+`agent.commands._output.fail` prints them.
 """
 
 from __future__ import annotations
@@ -80,12 +80,3 @@ def run(argv: list[str]) -> int:
         return _fail(str(exc), type(exc).__name__, as_json)
     sys.stdout.write(text)
     return 0
-
-
-def main() -> None:
-    """Console entry point of `edge-agent`."""
-    if sys.argv[1:2] == ["render"]:
-        sys.exit(run(sys.argv[2:]))
-    from agent.cli import main as cli_main
-
-    cli_main()
