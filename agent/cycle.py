@@ -266,9 +266,12 @@ class _Apply:
         except ApplyError as exc:
             return self._rollback(f"apply failed: {exc}", exc.changeset.counts(), None)
         except KubeError as exc:
-            # A rejected bundle (dry run): nothing was written; the node stays where it was.
-            return self._finish("failed", error=str(exc), record_failed=True,
-                                still_on_previous=True)
+            # A rejected bundle (dry run): nothing was written and the node stays where it
+            # was. The revision is not held back: trying it again costs only dry runs, and
+            # what rejected it (a conflicting field manager, a missing namespace or CRD)
+            # may be fixed in the cluster without a new revision.
+            return self._finish("failed", error=str(exc), record_failed=False,
+                                still_on_previous=True, blame=True)
 
         if not health.ok:
             return self._rollback(health.reason(), changeset.counts(), health.to_json())
@@ -295,6 +298,7 @@ class _Apply:
 
     def _finish(self, outcome: Literal["failed", "rolled-back"], *, error: str,
                 record_failed: bool, reason: str | None = None, still_on_previous: bool = False,
+                blame: bool = False,
                 changes: dict[str, int] | None = None, health: dict[str, Any] | None = None,
                 rolled_back_to: str | None = None) -> SyncResult:
         c = self.c
@@ -312,8 +316,8 @@ class _Apply:
         c.store.save(c.state)
         return c.result(outcome, revision=c.state.applied_revision, error=error,
                         changes=changes or {}, health=health, rolled_back_to=rolled_back_to,
-                        failed_revision=c.state.failed_revision, objects=len(self.bundle),
-                        interrupted=self.interrupted)
+                        failed_revision=self.revision if blame else c.state.failed_revision,
+                        objects=len(self.bundle), interrupted=self.interrupted)
 
     def _rollback(self, reason: str, changes: dict[str, int],
                   health: dict[str, Any] | None) -> SyncResult:

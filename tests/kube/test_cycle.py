@@ -92,7 +92,9 @@ def test_apply_noop_prune(setup: Callable[..., Path], namespaces: Callable[[], s
     assert get(kubeconfig, "cm", "a", ns)["data"] == {"k": "2"}
     assert rv(kubeconfig, "deployment", "web", ns) == before["web"]
 
-    status = json.loads(agent("status", "--config", str(config), "--output", "json").stdout)
+    proc = agent("status", "--config", str(config), "--output", "json")
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    status = json.loads(proc.stdout)
     assert status["revision"] == third["revision"]
     assert status["last_good_revision"] == third["revision"]
     assert status["result"] == "applied"
@@ -205,3 +207,26 @@ def test_diff_shows_what_would_change(setup: Callable[..., Path],
     assert "2 of 3 objects would change" in proc.stdout
     assert get(kubeconfig, "cm", "settings", ns)["data"] == {"mode": "a"}
     assert not exists(kubeconfig, "cm", "extra", ns)
+
+
+def test_rejected_revision_writes_nothing_and_is_tried_again(
+        setup: Callable[..., Path], namespaces: Callable[[], str], kubeconfig: str) -> None:
+    ns = namespaces()
+    code, first = sync(setup([ns_obj(ns), cm("a", ns, k="1")]))
+    assert code == 0, first
+    kubectl(kubeconfig, "apply", "--server-side", "--field-manager=ops-team", "-f", "-",
+            stdin=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shared, namespace: {ns}}}"
+                  "\ndata: {mode: manual}\n")
+    config = setup([ns_obj(ns), cm("a", ns, k="2"), cm("shared", ns, mode="auto")])
+    code, second = sync(config)
+    assert code != 0 and second["result"] == "failed"
+    assert "ops-team" in second["error"] and ".data.mode" in second["error"]
+    assert second["revision"] == first["revision"]  # the node stays where it was
+    assert second["failed_revision"] not in (None, first["revision"])
+    assert get(kubeconfig, "cm", "a", ns)["data"] == {"k": "1"}  # nothing was written
+    # The operator settles the conflict in the cluster; the same revision now applies.
+    kubectl(kubeconfig, "delete", "cm", "shared", "-n", ns)
+    code, third = sync(config)
+    assert code == 0, third
+    assert third["revision"] == second["failed_revision"]
+    assert get(kubeconfig, "cm", "shared", ns)["data"] == {"mode": "auto"}
