@@ -7,6 +7,7 @@ from typing import Any
 
 from agent.kube.apply import describe
 from agent.kube.changeset import Action, ChangeSetEntry
+from agent.kube.client import ApiError
 from agent.kube.manager import Desired, ResourceManager, comparable
 
 
@@ -26,7 +27,17 @@ def diff_bundle(mgr: ResourceManager, desired: list[Desired]) -> list[ChangeSetE
     """What a sync would change, without writing: one entry per object with its diff."""
     live = mgr.list_owned_many(d.resource for d in desired if d.resource)
     ready = [d for d in desired if d.resource is not None]
-    results = mgr.client.map(lambda d: mgr.apply(d, dry_run=True, force=d.key in live), ready)
+    new_namespaces = {d.key.name for d in desired if d.key.kind == "Namespace"}
+
+    def dry_run(d: Desired) -> dict[str, Any]:
+        try:
+            return mgr.apply(d, dry_run=True, force=d.key in live)
+        except ApiError as exc:
+            if exc.status == 404 and d.key.namespace in new_namespaces:
+                return mgr.dry_run_elsewhere(d)  # its namespace comes with the bundle
+            raise
+
+    results = mgr.client.map(dry_run, ready)
     entries: list[ChangeSetEntry] = []
     for d in desired:
         if d.resource is None:
@@ -41,7 +52,9 @@ def diff_bundle(mgr: ResourceManager, desired: list[Desired]) -> list[ChangeSetE
         if cur is not None and comparable(cur) == comparable(result):
             entries.append(ChangeSetEntry(d.subject, Action.unchanged))
             continue
-        text = "".join(difflib.unified_diff(_yaml(cur), _yaml(result),
+        probed_elsewhere = (result.get("metadata") or {}).get("name") != d.key.name
+        shown = d.obj if probed_elsewhere else result
+        text = "".join(difflib.unified_diff(_yaml(cur), _yaml(shown),
                                             fromfile=f"live/{d.subject}",
                                             tofile=f"desired/{d.subject}"))
         entries.append(ChangeSetEntry(d.subject, Action.configured if cur is not None

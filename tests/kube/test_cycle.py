@@ -208,6 +208,15 @@ def test_diff_shows_what_would_change(setup: Callable[..., Path],
     assert get(kubeconfig, "cm", "settings", ns)["data"] == {"mode": "a"}
     assert not exists(kubeconfig, "cm", "extra", ns)
 
+    # Objects of a namespace the bundle creates are shown as they will be created.
+    other = namespaces()
+    proc = agent("diff", "--config", str(setup([ns_obj(ns), ns_obj(other),
+                                                 cm("fresh", other, k="v")])))
+    assert proc.returncode == 0, proc.stderr
+    assert f"+++ desired/ConfigMap/{other}/fresh" in proc.stdout
+    assert "+  name: fresh" in proc.stdout and "dry run failed" not in proc.stdout
+    assert not exists(kubeconfig, "namespace", other)
+
 
 def test_rejected_revision_writes_nothing_and_is_tried_again(
         setup: Callable[..., Path], namespaces: Callable[[], str], kubeconfig: str) -> None:

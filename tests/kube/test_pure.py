@@ -84,3 +84,23 @@ def test_comparable_ignores_what_every_write_moves() -> None:
     assert comparable(a) == comparable(b)
     b["metadata"]["labels"] = {"x": "y"}
     assert comparable(a) != comparable(b)
+
+
+def test_in_cluster_config_reads_the_service_account(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.kube import kubeconfig
+
+    cert, _ = _self_signed(tmp_path)
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text("pod-token\n")
+    (sa / "ca.crt").write_bytes(cert)
+    monkeypatch.setattr(kubeconfig, "IN_CLUSTER_DIR", sa)  # where a pod has it mounted
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    conn = load_connection(None)
+    assert conn.server == "https://[fd00::1]:6443"
+    assert conn.token == "pod-token"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(KubeError, match="not a pod"):
+        load_connection(None)
