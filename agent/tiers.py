@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +44,6 @@ class Caps:
 
 @dataclass(frozen=True)
 class Tier:
-    name: str
     overlay: str
     registry: str
     rewrite: tuple[str, ...] = ()
@@ -53,6 +52,7 @@ class Tier:
     windows: tuple[Window, ...] = ()
     caps: Caps = field(default_factory=Caps)
     network: Literal["egress", "internal", "upload-only"] = "internal"
+    name: str = ""  # the key it has in tiers.yaml; filled in by `load_tiers`
 
     @property
     def health_timeout_seconds(self) -> float:
@@ -60,20 +60,8 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class _TierEntry:
-    overlay: str
-    registry: str
-    rewrite: tuple[str, ...] = ()
-    sync: SyncPolicy = field(default_factory=SyncPolicy)
-    health_timeout: str = "5m"
-    windows: tuple[Window, ...] = ()
-    caps: Caps = field(default_factory=Caps)
-    network: Literal["egress", "internal", "upload-only"] = "internal"
-
-
-@dataclass(frozen=True)
 class _TiersFile:
-    tiers: dict[str, _TierEntry]
+    tiers: dict[str, Tier]
 
 
 @dataclass(frozen=True)
@@ -107,10 +95,10 @@ def load_tiers(repo_root: str | Path, filename: str = "tiers.yaml") -> TierPolic
         raise ConfigError(f"invalid YAML: {exc}", where=str(file)) from exc
     parsed = load_dataclass(_TiersFile, data, where=str(file))
     tiers: dict[str, Tier] = {}
-    for name, e in parsed.tiers.items():
-        tier = Tier(name=name, overlay=e.overlay, registry=e.registry, rewrite=e.rewrite,
-                    sync=e.sync, health_timeout=e.health_timeout, windows=e.windows,
-                    caps=e.caps, network=e.network)
+    for name, entry in parsed.tiers.items():
+        if entry.name:
+            raise ConfigError(f"unknown key tiers.{name}.name", where=str(file))
+        tier = replace(entry, name=name)
         # Read every duration once so a typo fails at load, not hours later in the loop.
         tier.sync.interval_seconds  # noqa: B018
         tier.sync.jitter_seconds  # noqa: B018

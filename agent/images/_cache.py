@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from agent.state.atomic import write_bytes
 
 log = logging.getLogger("edgesync.images")
 
@@ -55,16 +55,7 @@ def store(cache_dir: Path, revision: str, entries: Mapping[str, Mapping[str, Any
     path = cache_file(cache_dir, revision)
     text = json.dumps({"version": _VERSION, "revision": revision, "entries": entries},
                       indent=1, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, text.encode())
     _prune(cache_dir, keep=path)
     return path
 

@@ -89,3 +89,9 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_duration(text)
+
+
+def test_tier_entry_may_not_name_itself(tmp_path: Path) -> None:
+    (tmp_path / "tiers.yaml").write_text("tiers:\n  x: {overlay: x, registry: r, name: y}\n")
+    with pytest.raises(ConfigError, match=r"unknown key tiers\.x\.name"):
+        load_tiers(tmp_path)
