@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +59,9 @@ class RequestCounter:
 
 
 class KubeClient:
-    def __init__(self, conn: Connection, *, concurrency: int = 16, timeout: float = 30.0):
+    def __init__(self, conn: Connection, *, concurrency: int = 16, timeout: float = 30.0,
+                 retries: int = 2):
+        self.retries = retries
         headers = {"Accept": "application/json", "User-Agent": "edgesync"}
         if conn.token:
             headers["Authorization"] = f"Bearer {conn.token}"
@@ -93,12 +96,22 @@ class KubeClient:
         if accept:
             headers["Accept"] = accept
         content = json.dumps(body).encode() if body is not None else None
-        try:
-            resp = self._http.request(method, path, params=params, content=content,
-                                      headers=headers)
-        except httpx.HTTPError as exc:
-            raise UnreachableError(f"apiserver {self.server} unreachable: {exc}",
-                            where=where or path) from exc
+        # Every request the agent sends is idempotent (SSA patches, uid-guarded deletes, dry
+        # runs, reads), so a dropped connection is tried again, briefly; a 429 is the
+        # apiserver's flow control asking to come back later (Retry-After).
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._http.request(method, path, params=params, content=content,
+                                          headers=headers)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise UnreachableError(f"apiserver {self.server} unreachable: {exc}",
+                                           where=where or path) from exc
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if resp.status_code != 429 or attempt == self.retries:
+                break
+            time.sleep(_retry_after(resp, default=0.5 * (attempt + 1)))
         try:
             data = resp.json() if resp.content else {}
         except ValueError:
@@ -119,6 +132,13 @@ class KubeClient:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                             thread_name_prefix="kube")
         return list(self._pool.map(lambda i: _call(fn, i), items))
+
+
+def _retry_after(resp: httpx.Response, *, default: float) -> float:
+    try:
+        return min(float(resp.headers.get("Retry-After", default)), 5.0)
+    except ValueError:
+        return default
 
 
 def _call(fn: Callable[[T], R], item: T) -> R | BaseException:

@@ -79,6 +79,11 @@ def _from_file(path: Path, context: str | None) -> Connection:
     ctx = _pick(doc.get("contexts"), ctx_name, "context", where)
     cluster = _pick(doc.get("clusters"), str(ctx.get("cluster")), "cluster", where)
     user = _pick(doc.get("users"), str(ctx.get("user")), "user", where) if ctx.get("user") else {}
+    for plugin in ("exec", "auth-provider"):
+        if user.get(plugin):
+            raise KubeError(f"user {ctx.get('user')!r} authenticates with an {plugin} plugin, "
+                            "which the agent does not run; give it a token, tokenFile or "
+                            "client certificate", where=where)
     server = str(cluster.get("server") or "")
     if not server:
         raise KubeError(f"cluster {ctx.get('cluster')!r} has no server", where=where)

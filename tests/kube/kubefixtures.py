@@ -79,7 +79,7 @@ def exists(kubeconfig: str, kind: str, name: str, namespace: str | None = None) 
 
 
 def write_repo(root: Path, objects: list[dict[str, Any]], *, tier: str = "edge-site-a",
-               health_timeout: str = "120s") -> Path:
+               health_timeout: str = "90s") -> Path:
     """A minimal fleet repo: tiers.yaml and one overlay listing the objects as a resource."""
     overlay = root / tier
     overlay.mkdir(parents=True, exist_ok=True)
@@ -108,7 +108,7 @@ def write_config(path: Path, *, node: str, repo: Path, kubeconfig: str, state_di
 @pytest.fixture
 def setup(tmp_path: Path, node: str, kubeconfig: str) -> Callable[..., Path]:
     """Write the repo with these objects (again, for a new revision); return the config."""
-    def write(objects: list[dict[str, Any]], health_timeout: str = "120s") -> Path:
+    def write(objects: list[dict[str, Any]], health_timeout: str = "90s") -> Path:
         write_repo(tmp_path / "repo", objects, health_timeout=health_timeout)
         return write_config(tmp_path / "agent.yaml", node=node, repo=tmp_path / "repo",
                             kubeconfig=kubeconfig, state_dir=tmp_path / "state")

@@ -12,6 +12,7 @@ from agent.kube import KubeClient, ResourceManager
 from agent.kube.apply import apply_bundle
 from agent.kube.changeset import Action
 from agent.kube.delete import prune
+from agent.kube.wait import wait_healthy
 from agent.model import Bundle
 from agent.state import InventoryEntry
 from tests.kube.kubefixtures import exists, get, kubectl
@@ -60,6 +61,8 @@ def test_apply_then_noop_moves_no_resource_version(
     assert set(actions(first).values()) == {Action.created}
     live = get(kubeconfig, "configmap", "settings", ns)
     assert live["metadata"]["labels"]["edgesync.io/owner"] == mgr.owner
+    # Let the Deployment controller finish its status writes: they move the version too.
+    assert wait_healthy(mgr, first.desired, timeout=90).ok
     rvs = {k: get(kubeconfig, k, n, ns)["metadata"]["resourceVersion"]
            for k, n in (("configmap", "settings"), ("deployment", "web"))}
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.k8s
 AGENT = str(Path(sys.executable).parent / "edge-agent")
 
 
-def agent(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def agent(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=timeout,
                           check=False)
 

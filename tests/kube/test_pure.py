@@ -104,3 +104,14 @@ def test_in_cluster_config_reads_the_service_account(tmp_path: Path,
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     with pytest.raises(KubeError, match="not a pod"):
         load_connection(None)
+
+
+def test_credential_plugins_are_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "kc").write_text("""
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: cloud}}]
+clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: cloud, user: {exec: {command: aws, args: [eks, get-token]}}}]
+""")
+    with pytest.raises(KubeError, match="'cloud' authenticates with an exec plugin"):
+        load_connection(str(tmp_path / "kc"))
