@@ -299,7 +299,8 @@ class Daemon:
             s.deferred = result.reason or "deferred"
             s.retry_at = end + DEFER_RECHECK
             s.phase = "deferred"
-            self.log("deferred", revision=result.revision, reason=s.deferred)
+            self.log("deferred", revision=result.desired_revision, running=result.revision,
+                     reason=s.deferred)
         elif result.ok:
             s.deferred = None
             s.last_ok, s.settled_bad, s.failures, s.last_error = True, False, 0, None

@@ -49,7 +49,11 @@ def trigger(
     elif not wait:
         typer.echo(f"trigger {reply.get('id')} accepted")
     else:
-        line = f"{result.get('result')}: revision {result.get('revision')}"
+        if result.get("result") == "deferred":
+            line = (f"deferred: revision {result.get('desired_revision')} waits; the node "
+                    f"still runs {result.get('revision') or 'nothing yet'}")
+        else:
+            line = f"{result.get('result')}: revision {result.get('revision')}"
         counts = ", ".join(f"{k} {v}" for k, v in (result.get("changes") or {}).items())
         typer.echo(line + (f" ({counts})" if counts else ""))
         for key in ("reason", "error"):
