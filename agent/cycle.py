@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.config import AgentConfig
-from agent.errors import EdgesyncError, KubeError
+from agent.errors import EdgesyncError, KubeError, StateError
 from agent.model import Bundle, Revision
 from agent.state import Inventory, InventoryEntry, StateStore
 from agent.tiers import Tier
@@ -183,8 +183,8 @@ class _Cycle:
         good = self.state.last_good_revision
         bundle = self.store.load_bundle(good) if good else None
         if good is None or bundle is None:
-            raise KubeError("no last good revision on disk to re-apply",
-                            where=str(self.store.root))
+            raise StateError("no last good revision on disk to re-apply",
+                             where=str(self.store.root))
         return good, bundle, self.state.health_timeout or DEFAULT_HEALTH_TIMEOUT
 
     def _record_failure_before_apply(self, exc: EdgesyncError,
