@@ -18,7 +18,7 @@ from tests.testenv import certs, install, paths
 from tests.testenv.procs import ProcSpec, TestenvError, free_port, run
 from tests.testenv.stack import Launcher, log
 
-SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_CIDR = "10.0.0.0/16"  # room for benchmarks that create hundreds of Services
 POD_CIDR = "10.244.0.0/16"
 NODES = {"kwok-amd64": "amd64", "kwok-arm64": "arm64"}
 KWOK_SELECTOR = "kwok.x-k8s.io/node=fake"
