@@ -81,7 +81,9 @@ class Demo:
         self.state.testenv_started = [c for c in COMPONENTS if c not in running]
         self.state.save(STATE_FILE)
         started = time.monotonic()
-        env = Env.from_state(stack.ensure(COMPONENTS, origin="up"))
+        # Not "up": that would adopt servers a test session started, and then neither the
+        # session nor `demo down` would stop them. The demo stops only what it started.
+        env = Env.from_state(stack.ensure(COMPONENTS, origin="demo"))
         self.say.say("testenv", f"ready in {time.monotonic() - started:.1f}s "
                                 f"(started: {', '.join(self.state.testenv_started) or 'none'})")
         self.say.detail(f"kubeconfig {env.kubeconfig}; Git {env.git_url}; "

@@ -33,6 +33,7 @@ class DemoRun:
     status: dict[str, Any]
     seed: str  # the first commit the nodes sync
     head: str  # the demo's own commit
+    origins: tuple[dict[str, str], dict[str, str]]  # who owns each server, before and after
 
     def reports(self, node: str) -> list[dict[str, Any]]:
         """The node's reports as the fleet service stored them, oldest first."""
@@ -65,10 +66,17 @@ def _running(work: Path) -> list[str]:
     return found
 
 
+def _origins() -> dict[str, str]:
+    from tests.testenv import stack
+
+    return {name: c.origin for name, c in stack.load().components.items()}
+
+
 @pytest.fixture(scope="module")
 def demo(kube_env: Env, git_env: Env, registry_env: Env,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     tmp = tmp_path_factory.mktemp("demo")
+    before = _origins()
     work = tmp / "demo"
     status_file = tmp / "status.json"
     env = {**os.environ, "EDGESYNC_DEMO_SHORT": "1", "EDGESYNC_DEMO_DIR": str(work),
@@ -82,6 +90,7 @@ def demo(kube_env: Env, git_env: Env, registry_env: Env,
         head, subject = log[0].split(" ", 1)
         assert subject.startswith("Greeting:"), log  # the demo's own commit is the newest
         yield DemoRun(work=work, narration=narration, seed=log[1].split(" ", 1)[0], head=head,
+                      origins=(before, _origins()),
                       status=json.loads(status_file.read_text()))
     finally:
         down = _make("demo-down", env, timeout=180)
@@ -140,3 +149,12 @@ def test_dashboard_serves_the_fleet_to_the_operator(demo: DemoRun) -> None:
         assert tier in page.text, tier
     assert demo.head[:12] in page.text
     assert httpx.get(recorded["fleet_url"] + "/v1/status", timeout=30).status_code == 401
+
+
+def test_demo_leaves_the_sessions_servers_to_the_session(demo: DemoRun) -> None:
+    # The fixtures started the servers before the demo ran: they must stay the session's,
+    # so the session stops them when it ends (adopting them as `up` left Kubernetes, Git
+    # and the registry running after a test run).
+    before, after = demo.origins
+    assert {"kube", "git", "registry"} <= set(before)
+    assert {n: after.get(n) for n in before} == before
