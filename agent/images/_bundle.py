@@ -14,20 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.images._errors import InvalidReferenceError
-from agent.model import Bundle, KubeObject, ObjectKey
+from agent.model import POD_SPEC_PATHS, Bundle, KubeObject, ObjectKey
 
 # Where the Pod spec sits in each workload kind.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "PodTemplate": ("template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
 _WORKLOAD_GROUPS = {"", "apps", "batch", "extensions"}
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 

@@ -6,19 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.model import KubeObject
-
-# kind -> path from the object to its pod spec
-_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
+from agent.model import POD_SPEC_PATHS, KubeObject
 
 
 @dataclass(frozen=True)
@@ -40,7 +28,7 @@ class Container:
 
 def pod_spec(obj: KubeObject) -> Mapping[str, Any] | None:
     """The object's pod spec, or None if it has none (or it is not a mapping)."""
-    path = _POD_SPEC_PATHS.get(str(obj.get("kind", "")))
+    path = POD_SPEC_PATHS.get(str(obj.get("kind", "")))
     if path is None:
         return None
     node: Any = obj
