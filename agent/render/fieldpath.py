@@ -14,20 +14,26 @@ from agent.errors import RenderError
 _INDEXED = re.compile(r"^([^\[]+)\[(\d+)\]$")
 
 
-def split_dotted(path: str) -> list[str]:
-    """Split on dots outside brackets (kyaml's SmarterPathSplitter)."""
+def split_outside(text: str, sep: str, opening: str, closing: str) -> list[str]:
+    """Split `text` on `sep` where it stands outside `opening`...`closing` brackets."""
     parts, cur, depth = [], "", 0
-    for ch in path:
-        if ch == "[":
+    for ch in text:
+        if ch == opening:
             depth += 1
-        elif ch == "]":
+        elif ch == closing:
             depth -= 1
-        if ch == "." and depth == 0:
+        if ch == sep and depth == 0:
             parts.append(cur)
             cur = ""
         else:
             cur += ch
     parts.append(cur)
+    return parts
+
+
+def split_dotted(path: str) -> list[str]:
+    """Split on dots outside brackets (kyaml's SmarterPathSplitter)."""
+    parts = split_outside(path, ".", "[", "]")
     out: list[str] = []
     for part in parts:
         m = _INDEXED.match(part)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import RenderError
+from agent.render.fieldpath import split_outside
 
 # Kinds the Kubernetes API serves cluster-scoped (Kustomize learns this from its
 # built-in OpenAPI document; custom kinds are namespaced unless known here).
@@ -190,19 +191,7 @@ _SET_RE = re.compile(r"^\s*([^\s!=,()]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
 
 def _split_requirements(text: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip() for p in split_outside(text, ",", "(", ")") if p.strip()]
 
 
 def matches_selector(selector: str, labels: dict[str, Any], *, where: str) -> bool:
