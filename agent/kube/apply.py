@@ -143,12 +143,7 @@ def _dry_run(mgr: ResourceManager, todo: list[Desired], live: Mapping[ObjectKey,
     checked: list[tuple[Desired, KubeObject]] = []
 
     def check(d: Desired) -> KubeObject:
-        try:
-            return mgr.apply(d, dry_run=True, force=d.key in live)
-        except ApiError as exc:
-            if exc.status == 404 and d.key.namespace in bundle_namespaces:
-                return mgr.dry_run_elsewhere(d)  # its namespace comes with the bundle
-            raise
+        return mgr.validate(d, force=d.key in live, new_namespaces=bundle_namespaces)
 
     results = mgr.client.map(check, ready)
     for d, result in zip(ready, results, strict=True):

@@ -7,7 +7,6 @@ from typing import Any
 
 from agent.kube.apply import describe
 from agent.kube.changeset import Action, ChangeSetEntry
-from agent.kube.client import ApiError
 from agent.kube.manager import Desired, ResourceManager, comparable
 
 
@@ -30,12 +29,7 @@ def diff_bundle(mgr: ResourceManager, desired: list[Desired]) -> list[ChangeSetE
     new_namespaces = {d.key.name for d in desired if d.key.kind == "Namespace"}
 
     def dry_run(d: Desired) -> dict[str, Any]:
-        try:
-            return mgr.apply(d, dry_run=True, force=d.key in live)
-        except ApiError as exc:
-            if exc.status == 404 and d.key.namespace in new_namespaces:
-                return mgr.dry_run_elsewhere(d)  # its namespace comes with the bundle
-            raise
+        return mgr.validate(d, force=d.key in live, new_namespaces=new_namespaces)
 
     results = mgr.client.map(dry_run, ready)
     entries: list[ChangeSetEntry] = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import KubeError
-from agent.kube.client import KubeClient
+from agent.kube.client import ApiError, KubeClient
 from agent.kube.discovery import Discovery, Resource
 from agent.model import Bundle, KubeObject, ObjectKey
 
@@ -169,6 +169,16 @@ class ResourceManager:
             "PATCH", d.resource.path(d.key.namespace, d.key.name), params=params, body=d.obj,
             content_type="application/apply-patch+yaml", where=d.subject)
 
+
+    def validate(self, d: Desired, *, force: bool, new_namespaces: set[str]) -> KubeObject:
+        """Server-side dry-run apply; an object whose namespace the bundle itself creates
+        is checked elsewhere (`dry_run_elsewhere`), since its namespace does not exist yet."""
+        try:
+            return self.apply(d, dry_run=True, force=force)
+        except ApiError as exc:
+            if exc.status == 404 and d.key.namespace in new_namespaces:
+                return self.dry_run_elsewhere(d)
+            raise
 
     def dry_run_elsewhere(self, d: Desired) -> KubeObject:
         """Validate an object whose namespace does not exist yet: a dry-run create in
