@@ -5,15 +5,18 @@ share its connection pool and its tokens). Every download is streamed and
 stops at the size limit, every body is hashed and compared with both the
 `Docker-Content-Digest` header and the digest asked for, and 429/5xx answers
 and dropped connections are retried with tenacity, honouring `Retry-After`.
-The HTTP transport is injectable (`httpx.BaseTransport`), which is the seam
-for proxies, unix sockets or a recording transport.
+Requests go through `StdlibTransport` (http.client, see _transport.py); the
+transport is injectable (`httpx.BaseTransport`), which is the seam for unix
+sockets or a recording transport.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import json
+import os
 import ssl
 import threading
 import time
@@ -37,6 +40,7 @@ from agent.images._errors import (
     UnauthorizedError,
 )
 from agent.images._manifest import ACCEPT, media_type_of
+from agent.images._transport import StdlibTransport
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -128,6 +132,33 @@ def api_host(domain: str) -> str:
     return DOCKER_HUB_API_HOST if domain in ("docker.io", "index.docker.io") else domain
 
 
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The verifying TLS context for `ca_file` (None: httpx's defaults).
+
+    Loading a CA store is the costly part of a client, so contexts are shared by every
+    registry client of the process, and built again only when the CA file changes.
+    """
+    stamp: tuple[int, int] | None = None
+    if ca_file is not None:
+        try:
+            st = os.stat(ca_file)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass  # loading it reports why
+    return _tls_context(ca_file, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None, stamp: tuple[int, int] | None) -> ssl.SSLContext:
+    if ca_file is None:
+        return httpx.create_ssl_context()
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load CA certificates: {exc}",
+                          where=f"images.ca_file {ca_file}") from None
+
+
 class RegistryClient:
     """Manifest and blob reads against one registry host."""
 
@@ -140,19 +171,22 @@ class RegistryClient:
         self.base_url = f"{scheme}://{api_host(host)}"
         self.auth = RegistryAuth(host, credential)
         self.counter = counter or RequestCounter()
-        verify: ssl.SSLContext | bool = True
-        if self.options.ca_file and not self.options.insecure_http:
-            try:
-                verify = ssl.create_default_context(cafile=self.options.ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"cannot load CA certificates: {exc}",
-                                  where=f"images.ca_file {self.options.ca_file}") from None
-        limits = httpx.Limits(max_connections=self.options.pool_size,
-                              max_keepalive_connections=self.options.pool_size)
+        transport: httpx.BaseTransport
+        if self.options.transport is not None:
+            transport = self.options.transport()
+        elif self.options.insecure_http:
+            # Loading a CA store costs 20-40 ms; a plain-HTTP registry needs one only if it
+            # redirects to https (blob storage), so it is built when that happens.
+            ca_file = self.options.ca_file
+            transport = StdlibTransport(ssl_context=lambda: tls_context(ca_file),
+                                        max_idle=self.options.pool_size)
+        else:
+            context = tls_context(self.options.ca_file)
+            transport = StdlibTransport(ssl_context=lambda: context,
+                                        max_idle=self.options.pool_size)
         self._http = httpx.Client(
-            auth=self.auth, verify=verify, timeout=self.options.timeout, limits=limits,
-            follow_redirects=True, event_hooks={"request": [self.counter]},
-            transport=self.options.transport() if self.options.transport else None,
+            auth=self.auth, timeout=self.options.timeout, follow_redirects=True,
+            event_hooks={"request": [self.counter]}, transport=transport,
             headers={"User-Agent": self.options.user_agent})
 
     def close(self) -> None:
