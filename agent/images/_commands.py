@@ -27,7 +27,6 @@ from agent.images._pin import (
 from agent.images._platform import resolve_platform
 from agent.images._reference import parse_reference
 from agent.model import Bundle
-from agent.tiers import Tier, load_tiers
 
 
 def images_config(config: str | None, insecure_http: bool) -> tuple[ImagesConfig, str | None]:
@@ -88,12 +87,11 @@ def resolve_bundle_file(source: str, *, tier: str | None, repo: Path, platform: 
     """Pre-flight and pin every image of a bundle file (rewritten for `tier` if given)."""
     cfg, configured_platform = images_config(config, insecure_http)
     bundle = load_bundle(source)
+    policy_tier = None
     if tier is not None:
+        from agent.tiers import load_tiers
+
         policy_tier = load_tiers(repo).get(tier)
-    else:
-        # No tier: nothing to rewrite; the override (if any) is its own registry and
-        # the one the configured credentials are for.
-        policy_tier = Tier(name="-", overlay=".", registry=cfg.registry_override or "localhost")
     return pin_bundle(bundle, tier=policy_tier, cfg=cfg, platform=platform or configured_platform,
                       cache_dir=cache_dir, revision=revision)
 
@@ -109,6 +107,8 @@ def resolve_rendered_tier(bundle: Bundle, *, repo: Path, tier: str, config: str 
                           platform: str | None = None) -> Bundle:
     """`edge-agent render --tier T --resolve-images`: the rendered bundle, rewritten to the
     tier's registry and pinned for this node (settings from the agent config, if given)."""
+    from agent.tiers import load_tiers
+
     cfg, configured_platform = images_config(config, False)
     return resolve_rendered(bundle, load_tiers(repo).get(tier), cfg,
                             platform=platform or configured_platform)

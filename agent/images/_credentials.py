@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +143,8 @@ class DockerConfig:
 
 def run_helper(name: str, server: str) -> Credential | None:
     """Ask `docker-credential-<name>` for the credentials of `server` (None: it has none)."""
+    import subprocess
+
     program = f"docker-credential-{name}"
     try:
         done = subprocess.run([program, "get"], input=server, capture_output=True, text=True,

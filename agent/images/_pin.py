@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.config import ImagesConfig
 from agent.errors import ImageError
@@ -22,13 +23,15 @@ from agent.images._client import ClientOptions, RegistryPool
 from agent.images._credentials import Credential, Credentials, DockerConfig, read_password_file
 from agent.images._errors import ImageFailure, PreflightError, reason_of
 from agent.images._platform import Platform, resolve_platform
-from agent.images._prepull import PrepullReport, plan_prepull, prepull
 from agent.images._reference import ImageRef, parse_reference
 from agent.images._resolve import Resolution, Resolver
 from agent.images._rewrite import RegistryRewrite
 from agent.images._store import ManifestStore
 from agent.model import Bundle
-from agent.tiers import Tier
+
+if TYPE_CHECKING:
+    from agent.images._prepull import PrepullReport
+    from agent.tiers import Tier
 
 log = logging.getLogger("edgesync.images")
 
@@ -141,11 +144,14 @@ def _pin_from_cache(source: str, rewritten: ImageRef, entry: dict[str, object]
     return pin
 
 
-def pin_bundle(bundle: Bundle, *, tier: Tier, cfg: ImagesConfig, platform: str | None,
+def pin_bundle(bundle: Bundle, *, tier: Tier | None, cfg: ImagesConfig, platform: str | None,
                cache_dir: Path | None, revision: str | None,
                options: ClientOptions | None = None,
                workers: int = DEFAULT_WORKERS) -> PinResult:
     """Rewrite every image to the tier registry and pin it to this node's platform digest.
+
+    `tier` None applies no tier rules: images keep their registry, and the override
+    (if any) is the registry the configured credentials are for.
 
     Raises `PreflightError` listing every image that is malformed or does not
     resolve (no such tag, no manifest for the platform, 401, registry
@@ -221,6 +227,9 @@ def pin_bundle(bundle: Bundle, *, tier: Tier, cfg: ImagesConfig, platform: str |
     ordered = tuple(pins[s] for s in by_source)
     report = None
     if cfg.prepull:
+        # Only nodes that pre-pull pay for loading it.
+        from agent.images._prepull import plan_prepull, prepull
+
         report = prepull(plan_prepull([p.pinned for p in ordered], enabled=True))
     return PinResult(bundle=map_images(bundle, lambda s: pins[s].pinned), pins=ordered,
                      requests=requests, prepull=report)

@@ -11,7 +11,7 @@ arm build silently.
 
 from __future__ import annotations
 
-import platform as _stdlib_platform
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from agent.images._errors import InvalidPlatformError
 _KNOWN_OS = {"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "illumos",
              "solaris", "aix", "android", "ios", "js", "wasip1", "plan9", "dragonfly"}
 
-# `platform.machine()` values mapped to (architecture, variant).
+# `uname -m` values mapped to (architecture, variant).
 _MACHINES: dict[str, tuple[str, str]] = {
     "x86_64": ("amd64", ""), "amd64": ("amd64", ""), "x86-64": ("amd64", ""),
     "aarch64": ("arm64", ""), "arm64": ("arm64", ""), "aarch64_be": ("arm64", ""),
@@ -90,8 +90,8 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform(machine: str | None = None, os_name: str | None = None) -> Platform:
-    """The platform of this machine, from `platform.machine()` and the running OS."""
-    machine = (machine if machine is not None else _stdlib_platform.machine()).lower()
+    """The platform of this machine, from `uname -m` and the running OS."""
+    machine = (machine if machine is not None else os.uname().machine).lower()
     os_name = os_name if os_name is not None else sys.platform
     if os_name.startswith("linux"):
         os_name = "linux"

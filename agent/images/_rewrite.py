@@ -12,6 +12,7 @@ it, so the example fleet repo runs unchanged against a local registry.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from agent.images._errors import InvalidReferenceError
 from agent.images._reference import (
@@ -20,7 +21,9 @@ from agent.images._reference import (
     ImageRef,
     parse_reference,
 )
-from agent.tiers import Tier
+
+if TYPE_CHECKING:
+    from agent.tiers import Tier
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,16 @@ class RegistryRewrite:
     override: str | None = None
 
     @classmethod
-    def for_tier(cls, tier: Tier, override: str | None = None) -> RegistryRewrite:
-        registry = tier.registry.strip().rstrip("/")
-        _check_name(registry, where=f"tiers.{tier.name}.registry")
-        prefixes = tuple(_normalise_prefix(p, where=f"tiers.{tier.name}.rewrite")
-                         for p in tier.rewrite)
+    def for_tier(cls, tier: Tier | None, override: str | None = None) -> RegistryRewrite:
+        """The rules of `tier`; None: no prefixes, the override alone names the registry."""
+        prefixes: tuple[str, ...] = ()
+        if tier is None:
+            registry = (override or "localhost").strip().rstrip("/")
+        else:
+            registry = tier.registry.strip().rstrip("/")
+            _check_name(registry, where=f"tiers.{tier.name}.registry")
+            prefixes = tuple(_normalise_prefix(p, where=f"tiers.{tier.name}.rewrite")
+                             for p in tier.rewrite)
         if override is not None:
             override = override.strip().rstrip("/")
             if "/" in override:
