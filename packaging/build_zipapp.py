@@ -13,7 +13,8 @@ site-packages, then made architecture-neutral:
     carries its ABI tag in its name (`*.cpython-312-aarch64-linux-gnu.so`), so the
     interpreter loads the one that matches it.
 shiv then packs the result; at first start it unpacks into $SHIV_ROOT (~/.shiv by
-default; the systemd unit points it at /var/cache/edgesync).
+default; the systemd unit points it at /var/cache/edgesync) and byte-compiles it
+there once, so later starts load bytecode.
 """
 
 from __future__ import annotations
@@ -149,7 +150,10 @@ def build(out: Path, pythons: tuple[str, ...] = PYTHONS) -> Path:
         shiv = Path(sys.executable).with_name("shiv")
         run(str(shiv) if shiv.exists() else "shiv", "--site-packages", str(site),
             "--entry-point", "agent.launcher:main", "--python", "/usr/bin/env python3",
-            "--output-file", str(out), "--compressed", "--reproducible")
+            "--output-file", str(out), "--compressed", "--reproducible",
+            # The unit runs with PYTHONDONTWRITEBYTECODE (its filesystem is read-only), so
+            # without this every start would compile every module from source again.
+            "--compile-pyc")
     return out
 
 

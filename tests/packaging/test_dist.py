@@ -64,12 +64,20 @@ def test_zipapp_has_no_compiled_module_without_its_other_architecture(dist: Path
 
 
 def test_zipapp_runs_with_a_clean_system_interpreter(dist: Path, tmp_path: Path) -> None:
+    # As under the systemd unit: Python itself writes no bytecode.
+    env = {**clean_env(tmp_path / "home"), "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.run([SYSTEM_PYTHON, "-I", str(dist / "edge-agent.pyz"), "--help"],
-                         env=clean_env(tmp_path / "home"), capture_output=True, text=True,
-                         timeout=300, check=False)
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     assert "GitOps sync agent for edge fleets" in run.stdout
     assert "validate" in run.stdout and "install" in run.stdout
+    # Unpacked once and byte-compiled then, modules `--help` never imported included, so
+    # later starts load bytecode instead of compiling every module again.
+    unpacked = list((tmp_path / "home" / ".shiv").glob("*/site-packages"))
+    assert len(unpacked) == 1
+    for module in ("agent/images/_transport", "agent/cycle", "httpx/_client"):
+        folder, name = module.rsplit("/", 1)
+        assert list((unpacked[0] / folder / "__pycache__").glob(f"{name}.cpython-*.pyc")), module
 
 
 def test_zipapp_libraries_import_from_their_pure_fallbacks(dist: Path, tmp_path: Path) -> None:
