@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _bytecode import compile_project
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_overlay_tree.py"
@@ -87,6 +88,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.reference_kubectl import reference_kubectl
 
+    compile_project()
     kubectl = reference_kubectl()
     if kubectl is None:
         sys.exit("no kubectl with Kustomize v5.5.0 on PATH (it is the reference tool)")
