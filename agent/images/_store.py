@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 log = logging.getLogger("edgesync.images")
@@ -26,6 +26,7 @@ class ManifestStore:
         # Decided once: the resolver only pays for HEAD-before-GET when the store can
         # answer the GET (see Resolver.resolve).
         self.has_content = directory.is_dir() and any(directory.iterdir())
+        self._made = self.has_content
 
     def _path(self, digest: str) -> Path:
         algorithm, _, encoded = digest.partition(":")
@@ -45,20 +46,32 @@ class ManifestStore:
         return body
 
     def put(self, digest: str, body: bytes) -> None:
+        target = self._path(digest)
+        # Unique per thread and digest, so no random name (mkstemp) is needed: a
+        # pre-flight stores a hundred manifests while the registry wants the CPU.
+        tmp = target.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{target.name}")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(body)
-            os.replace(tmp, self._path(digest))
+            if not self._made:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._made = True
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
         except OSError as exc:
             # The store only saves requests; failing to write it must not fail the cycle.
             log.warning("cannot store manifest %s: %s", digest, exc)
 
     def prune(self, keep: int = KEEP_MANIFESTS) -> None:
         try:
-            files = sorted((p for p in self.directory.iterdir() if not p.name.startswith(".")),
-                           key=lambda p: p.stat().st_mtime, reverse=True)
+            files = [p for p in self.directory.iterdir() if not p.name.startswith(".")]
+            if len(files) <= keep:
+                return  # the common case: no need to stat every file
+            files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         except OSError:
             return
         for old in files[keep:]:
