@@ -74,6 +74,8 @@ class FleetConfig:
     heartbeat_interval: str = "5m"
     spool_max_bytes: int = 16 * 1024 * 1024
     ca_file: str | None = None
+    # Obey the service's staged rollouts (GET /v1/rollouts/gate) before moving revision.
+    follow_rollouts: bool = True
 
 
 @dataclass(frozen=True)

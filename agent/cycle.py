@@ -144,6 +144,11 @@ class _Cycle:
 
                     rev = resolve(self.cfg, offline=False)
                     self.source = rev
+                hold = self._rollout_hold(rev.id)
+                if hold:
+                    # Nothing changed on the node: it still runs what it ran.
+                    return self.result("deferred", revision=self.state.applied_revision,
+                                       reason=hold, failed_revision=self.state.failed_revision)
                 with self.stage("render"):
                     from agent.tiers import load_tiers
 
@@ -178,6 +183,16 @@ class _Cycle:
             return SyncResult(**{**out.__dict__, "failed_revision": held_back,
                                  "error": out.error or note})
         return out
+
+    def _rollout_hold(self, target: str) -> str | None:
+        """Why a staged rollout keeps this node off `target` (asked only when it is new)."""
+        if target == self.state.applied_revision or not self.cfg.fleet.url \
+                or not self.cfg.fleet.follow_rollouts:
+            return None
+        with self.stage("rollout"):
+            from agent.report.gate import check
+
+            return check(self.cfg, target)
 
     def _offline_target(self) -> tuple[str, Bundle, float]:
         good = self.state.last_good_revision

@@ -33,6 +33,8 @@ log = logging.getLogger("fleet.api")
 Handler = Callable[[Request], Awaitable[Response]]
 
 SESSION_SECONDS = 12 * 3600
+# How long a computed wave placement serves gate answers before the tier is listed again.
+WAVE_CACHE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class FleetApp:
         self._node_tokens: dict[str, NodeIdentity] = {}
         self._openapi = json.dumps(document()).encode()
         self._delivery_cache: dict[tuple[float, str | None], tuple[float, dict[str, Any]]] = {}
+        # (rollout id, tier) -> (computed at, node -> wave): every waiting node asks for its
+        # gate each cycle, and placing it means listing its whole tier.
+        self._waves: dict[tuple[int, str], tuple[float, dict[str, int]]] = {}
 
     # -- auth -------------------------------------------------------------------------
     async def _node(self, request: Request) -> NodeIdentity | None:
@@ -268,6 +273,36 @@ class FleetApp:
             return _error(404, str(exc))
         return JSONResponse(data)
 
+    async def get_gate(self, request: Request) -> Response:
+        """What the latest rollout allows the calling node (node token)."""
+        from fleet import rollout
+
+        node = await self._node(request)
+        if node is None:
+            return self._reject("unauthenticated", 401, "a valid node token is required")
+
+        def answer() -> dict[str, Any]:
+            record = self.store.get_rollout()
+            assignment: dict[str, int] = {}
+            if record is not None and record.state == "running":
+                key = (record.id, node.tier)
+                now = time.monotonic()
+                cached = self._waves.get(key)
+                if cached is None or now - cached[0] > WAVE_CACHE_SECONDS:
+                    if len(self._waves) > 64:
+                        self._waves.clear()
+                    cached = (now, rollout.wave_assignment(self.store, record, node.tier))
+                    self._waves[key] = cached
+                assignment = cached[1]
+            return rollout.gate(record, node, assignment)
+
+        try:
+            data = await run_in_threadpool(answer)
+        except StoreError as exc:
+            log.error("gate query failed for %s: %s", node.name, exc)
+            return _error(503, "store unavailable, retry later", retry_after="5")
+        return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
     async def post_rollout(self, request: Request) -> Response:
         from fleet import rollout
 
@@ -402,6 +437,7 @@ class FleetApp:
             Route("/v1/metrics", guard(self.get_metrics)),
             Route("/v1/rollouts", guard(self.post_rollout), methods=["POST"]),
             Route("/v1/rollouts/latest", guard(self.get_rollout), methods=["GET"]),
+            Route("/v1/rollouts/gate", self.get_gate, methods=["GET"]),
             Route("/v1/rollouts/{rollout_id}", guard(self.get_rollout), methods=["GET"]),
             Route("/v1/rollouts/{rollout_id}/{action}", guard(self.change_rollout),
                   methods=["POST"]),

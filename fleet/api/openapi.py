@@ -119,7 +119,7 @@ def document() -> dict[str, Any]:
                     "application/json": {"schema": {"type": "object"}}}},
                     "401": _error(), "422": _error()}}},
             "/v1/rollouts": {"post": {
-                "summary": "Start a staged rollout (not yet enforced by agents)",
+                "summary": "Start a staged rollout (agents enforce it through the gate)",
                 "security": operator,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False,
@@ -135,6 +135,23 @@ def document() -> dict[str, Any]:
                 "responses": {"201": {"description": "started", "content": {
                     "application/json": {"schema": {"type": "object"}}}},
                     "401": _error(), "409": _error(), "422": _error()}}},
+            "/v1/rollouts/gate": {"get": {
+                "summary": "What the latest rollout allows the calling node: may it move "
+                           "to the rollout's revision yet",
+                "security": [{"nodeToken": []}],
+                "responses": {"200": {"description": "gate", "content": {
+                    "application/json": {"schema": {
+                        "type": "object",
+                        "required": ["rollout", "revision", "state", "gated", "released",
+                                     "wave"],
+                        "properties": {
+                            "rollout": {"type": "integer", "nullable": True},
+                            "revision": {"type": "string", "nullable": True},
+                            "state": {"type": "string", "nullable": True},
+                            "gated": {"type": "boolean"},
+                            "released": {"type": "boolean"},
+                            "wave": {"type": "integer", "nullable": True}}}}}},
+                    "401": _error(), "503": _error()}}},
             "/v1/rollouts/{rollout_id}": {"get": {
                 "summary": "A rollout and its waves' gates", "security": operator,
                 "parameters": [{"name": "rollout_id", "in": "path", "required": True,

@@ -5,9 +5,10 @@ taken in a fixed order (by a hash of their name), so a later wave of the same
 tier includes every node of the earlier one. A wave's gate passes when at
 least `gate` of its nodes run the target revision and are healthy.
 
-The record is what an agent would read to know whether the revision is
-released to it; agents do not read it yet, so today a rollout is the
-operator's plan and progress view, not an enforcement.
+Agents enforce it (`GET /v1/rollouts/gate`, see `gate`): while a rollout is
+running, a node moves only to its revision and only once its wave is released;
+after an abort no node moves to that revision. Nodes of tiers no wave names are
+not gated.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.errors import ConflictError, FleetError, NotFoundError
-from fleet.store import RolloutRecord, SqlStore
+from fleet.store import NodeIdentity, RolloutRecord, SqlStore
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def status(store: SqlStore, rollout_id: int | None = None) -> dict[str, Any]:
                       "released": index <= record.current_wave})
     return {"id": record.id, "revision": record.revision, "state": record.state,
             "current_wave": record.current_wave, "gate": record.gate, "waves": waves,
-            "enforced_by_agents": False}
+            "enforced_by_agents": True}
 
 
 def promote(store: SqlStore, rollout_id: int | None = None, force: bool = False
@@ -113,3 +114,35 @@ def _get(store: SqlStore, rollout_id: int | None) -> RolloutRecord:
         raise NotFoundError("no rollout" if rollout_id is None else "no such rollout",
                             where="rollouts" if rollout_id is None else f"rollout {rollout_id}")
     return record
+
+
+def wave_assignment(store: SqlStore, record: RolloutRecord, tier: str) -> dict[str, int]:
+    """Node name -> index of the first wave of `record` that covers it, for one tier."""
+    assigned: dict[str, int] = {}
+    for index, wave in enumerate(record.waves):
+        if wave["tier"] == tier:
+            for name in wave_nodes(store, wave):
+                assigned.setdefault(name, index)
+    return assigned
+
+
+def gate(record: RolloutRecord | None, node: NodeIdentity, assignment: dict[str, int]
+         ) -> dict[str, Any]:
+    """What the latest rollout allows `node`: the answer of `GET /v1/rollouts/gate`.
+
+    `released` says whether the node may move to `revision`; `gated` whether the rollout
+    concerns the node at all (its tier is named by a wave).
+    """
+    if record is None:
+        return {"rollout": None, "revision": None, "state": None, "gated": False,
+                "released": True, "wave": None}
+    gated = any(w["tier"] == node.tier for w in record.waves)
+    wave = assignment.get(node.name)
+    if not gated or record.state == "completed":
+        released = True
+    elif record.state == "aborted":
+        released = False
+    else:
+        released = wave is not None and wave <= record.current_wave
+    return {"rollout": record.id, "revision": record.revision, "state": record.state,
+            "gated": gated, "released": released, "wave": wave}

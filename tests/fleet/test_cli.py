@@ -117,7 +117,7 @@ def test_rollout_waves_gate_on_health(fleet: tuple[str, Path, str, dict[str, str
     started = json.loads(_run("rollout", "start", REV_NEW, "--wave", "edge-site-a:100",
                               "--wave", "cloud:100", "--gate", "1.0", "--db", db,
                               "--output", "json").stdout)
-    assert started["state"] == "running" and started["enforced_by_agents"] is False
+    assert started["state"] == "running" and started["enforced_by_agents"] is True
     assert started["waves"][0]["gate_passed"] is True
     promoted = json.loads(_run("rollout", "promote", "--db", db, "--output", "json").stdout)
     assert promoted["current_wave"] == 1
