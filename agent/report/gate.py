@@ -77,21 +77,14 @@ def hold_reason(gate: RolloutGate | None, target: str) -> str | None:
 
 def fetch_gate(url: str, token: str, ca_file: str | None = None, *,
                timeout: float = 5.0) -> RolloutGate:
-    import ssl
-
     import httpx
 
-    verify: Any = True
-    if ca_file:
-        try:
-            verify = ssl.create_default_context(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ReportError(f"cannot load fleet CA file: {exc}", where=ca_file) from exc
+    from agent.report.sender import fleet_client
+
     endpoint = url.rstrip("/") + "/v1/rollouts/gate"
     try:
-        with httpx.Client(timeout=timeout, verify=verify) as client:
-            response = client.get(endpoint, headers={"Authorization": f"Bearer {token}",
-                                                     "User-Agent": "edgesync-agent"})
+        with fleet_client(token, ca_file, timeout=timeout) as client:
+            response = client.get(endpoint)
     except httpx.HTTPError as exc:
         raise ReportError(f"fleet service unreachable: {exc}", where=endpoint) from None
     if response.status_code != 200:

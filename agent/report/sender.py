@@ -36,21 +36,27 @@ class FlushResult:
     error: str | None = None
 
 
+def fleet_client(token: str, ca_file: str | None = None, *, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An HTTP client that speaks to the fleet service as this node (its bearer token)."""
+    verify: Any = True
+    if ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ReportError(f"cannot load fleet CA file: {exc}", where=ca_file) from exc
+    return httpx.Client(
+        headers={"Authorization": f"Bearer {token}", "User-Agent": "edgesync-agent"},
+        timeout=timeout, verify=verify, transport=transport)
+
+
 class Sender:
     """HTTP client for `POST /v1/reports` with the node's bearer token."""
 
     def __init__(self, url: str, token: str, ca_file: str | None = None, *,
                  timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = url.rstrip("/") + "/v1/reports"
-        verify: Any = True
-        if ca_file:
-            try:
-                verify = ssl.create_default_context(cafile=ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise ReportError(f"cannot load fleet CA file: {exc}", where=ca_file) from exc
-        self._client = httpx.Client(
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "edgesync-agent"},
-            timeout=timeout, verify=verify, transport=transport)
+        self._client = fleet_client(token, ca_file, timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self._client.close()
