@@ -62,8 +62,9 @@ class StdlibTransport(httpx.BaseTransport):
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()
-                # The server closed a kept-alive connection just as it was reused: nothing
-                # was processed, so an idempotent request goes again on a new connection.
+                # The server closed a kept-alive connection as it was reused (its idle
+                # timeout raced us): an idempotent request may safely go again, once per
+                # stale connection, then on a new one.
                 if reused and request.method in _IDEMPOTENT:
                     continue
                 raise httpx.RemoteProtocolError("server closed the connection without "
