@@ -74,8 +74,10 @@ class FleetConfig:
     heartbeat_interval: str = "5m"
     spool_max_bytes: int = 16 * 1024 * 1024
     ca_file: str | None = None
-    # Obey the service's staged rollouts (GET /v1/rollouts/gate) before moving revision.
-    follow_rollouts: bool = True
+    # Staged rollouts (GET /v1/rollouts/gate) before moving revision: `follow` obeys a
+    # rollout that names this tier, `require` moves only to revisions a rollout released
+    # to this node, `ignore` never asks.
+    rollouts: Literal["follow", "require", "ignore"] = "follow"
 
 
 @dataclass(frozen=True)

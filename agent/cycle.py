@@ -187,7 +187,7 @@ class _Cycle:
     def _rollout_hold(self, target: str) -> str | None:
         """Why a staged rollout keeps this node off `target` (asked only when it is new)."""
         if target == self.state.applied_revision or not self.cfg.fleet.url \
-                or not self.cfg.fleet.follow_rollouts:
+                or self.cfg.fleet.rollouts == "ignore":
             return None
         with self.stage("rollout"):
             from agent.report.gate import check

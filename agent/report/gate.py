@@ -10,6 +10,10 @@ token says who it is). The rule the node applies:
     (a newer commit pushed mid-rollout waits for a rollout of its own);
   * an aborted rollout of R: never move to R; later commits are free.
 
+With `fleet.rollouts: require` a node moves only to a revision a rollout has
+released to it: a commit nobody rolled out waits, which closes the window in
+which a fast node takes a commit before its rollout exists.
+
 A held node keeps running what it ran. The node asks only when its source is
 ahead of what it runs, and while held at most every `REFRESH_SECONDS`; the
 answer is kept in the state directory, so a node that loses the service keeps
@@ -58,8 +62,21 @@ class RolloutGate:
         return cls(rollout, revision, state, gated, released, fetched_at)
 
 
-def hold_reason(gate: RolloutGate | None, target: str) -> str | None:
-    """Why the node must not move to `target` now (None: it may)."""
+def hold_reason(gate: RolloutGate | None, target: str, *, require: bool = False
+                ) -> str | None:
+    """Why the node must not move to `target` now (None: it may).
+
+    `require` (`fleet.rollouts: require`): only a revision a rollout released to this
+    node is allowed, so no answer, no rollout or one of another revision holds it too.
+    """
+    if require:
+        if gate is None:
+            return "fleet.rollouts is require and the fleet service has not answered yet"
+        if gate.rollout is None or gate.revision != target:
+            return f"fleet.rollouts is require and no rollout releases {target[:12]}"
+        if not gate.gated:
+            return (f"fleet.rollouts is require and rollout {gate.rollout} of {target[:12]} "
+                    "does not name this node's tier")
     if gate is None or gate.rollout is None or gate.revision is None or not gate.gated:
         return None
     short = gate.revision[:12]
@@ -106,13 +123,16 @@ def check(cfg: AgentConfig, target: str, *, now: float | None = None) -> str | N
     """
     from agent.report.deliver import read_token
 
-    if not cfg.fleet.url or not cfg.fleet.token_file or not cfg.fleet.follow_rollouts:
+    if not cfg.fleet.url or cfg.fleet.rollouts == "ignore":
         return None
+    require = cfg.fleet.rollouts == "require"
+    if not cfg.fleet.token_file:
+        return hold_reason(None, target, require=require)
     now = time.time() if now is None else now
     path = Path(cfg.state_dir) / GATE_FILE
     kept = _load(path)
     if kept is not None and 0 <= now - kept.fetched_at < REFRESH_SECONDS:
-        reason = hold_reason(kept, target)
+        reason = hold_reason(kept, target, require=require)
         if reason:
             return reason
     try:
@@ -120,12 +140,12 @@ def check(cfg: AgentConfig, target: str, *, now: float | None = None) -> str | N
     except ReportError as exc:
         log.warning("rollout gate: %s; %s", exc, "obeying the last answer" if kept else
                     "no answer kept, following the source")
-        return hold_reason(kept, target)
+        return hold_reason(kept, target, require=require)
     try:
         write_json(path, asdict(gate))
     except EdgesyncError as exc:  # keeping the answer only matters once the service is gone
         log.warning("rollout gate: cannot keep the answer: %s", exc)
-    return hold_reason(gate, target)
+    return hold_reason(gate, target, require=require)
 
 
 def _load(path: Path) -> RolloutGate | None:

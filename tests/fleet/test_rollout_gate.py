@@ -40,6 +40,9 @@ def test_no_rollout_gates_nobody(fleet: tuple[FleetServer, dict[str, str], str])
     for gate in gates(server, tokens).values():
         assert (gate.rollout, gate.gated, gate.released) == (None, False, True)
         assert hold_reason(gate, REV) is None
+        assert "no rollout releases" in str(hold_reason(gate, REV, require=True))
+    assert "has not answered" in str(hold_reason(None, REV, require=True))
+    assert hold_reason(None, REV) is None
 
 
 def test_waves_release_nodes_in_order(fleet: tuple[FleetServer, dict[str, str], str]) -> None:
@@ -49,6 +52,8 @@ def test_waves_release_nodes_in_order(fleet: tuple[FleetServer, dict[str, str], 
     assert started["enforced_by_agents"] is True
     first = gates(server, tokens)
     assert (first["c1"].gated, first["c1"].released) == (False, True)  # cloud: no wave
+    assert hold_reason(first["c1"], REV) is None
+    assert "does not name this node's tier" in str(hold_reason(first["c1"], REV, require=True))
     edge = {n: first[n] for n in EDGE}
     early = sorted(n for n, g in edge.items() if g.released)
     assert len(early) == 2 and all(g.gated and g.state == "running" for g in edge.values())
@@ -57,6 +62,8 @@ def test_waves_release_nodes_in_order(fleet: tuple[FleetServer, dict[str, str], 
         assert "has not released" in str(hold_reason(edge[name], REV))
     for name in early:
         assert hold_reason(edge[name], REV) is None
+        assert hold_reason(edge[name], REV, require=True) is None
+        assert "no rollout releases" in str(hold_reason(edge[name], OTHER, require=True))
         # Mid-rollout, a released node still moves only to the rollout's revision.
         assert "waits until the rollout completes" in str(hold_reason(edge[name], OTHER))
 
@@ -70,6 +77,7 @@ def test_waves_release_nodes_in_order(fleet: tuple[FleetServer, dict[str, str], 
     assert completed["state"] == "completed"
     for gate in gates(server, tokens).values():
         assert gate.released and hold_reason(gate, OTHER) is None
+    assert hold_reason(gates(server, tokens)["e1"], REV, require=True) is None
 
 
 def test_an_aborted_revision_is_held_everywhere(
@@ -82,6 +90,7 @@ def test_an_aborted_revision_is_held_everywhere(
         if name in EDGE:
             assert gate.state == "aborted" and not gate.released
             assert "was aborted" in str(hold_reason(gate, REV))
+            assert "was aborted" in str(hold_reason(gate, REV, require=True))
         else:
             assert hold_reason(gate, REV) is None
         assert hold_reason(gate, OTHER) is None  # the next commit is free

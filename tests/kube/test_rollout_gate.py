@@ -17,7 +17,7 @@ from agent.config import load_config
 from agent.report.gate import GATE_FILE
 from agent.source import resolve
 from tests.fleet.server import FleetServer, fleet_cli
-from tests.kube.kubefixtures import get
+from tests.kube.kubefixtures import exists, get
 from tests.kube.test_cycle import cm, ns_obj, sync
 
 pytestmark = pytest.mark.k8s
@@ -36,9 +36,9 @@ def fleet(tmp_path: Path, node: str) -> Iterator[tuple[FleetServer, str, Path]]:
         server.stop()
 
 
-def follow(config: Path, url: str, token: Path) -> None:
+def follow(config: Path, url: str, token: Path, mode: str = "follow") -> None:
     data = yaml.safe_load(config.read_text())
-    data["fleet"] = {"url": url, "token_file": str(token)}
+    data["fleet"] = {"url": url, "token_file": str(token), "rollouts": mode}
     config.write_text(yaml.safe_dump(data))
 
 
@@ -107,3 +107,23 @@ def test_node_waits_for_its_wave_and_never_takes_an_aborted_revision(
     code, fixed = sync(config)
     assert code == 0 and fixed["result"] == "applied", fixed
     assert value(kubeconfig, ns) == "4"
+
+
+def test_require_mode_moves_only_to_rolled_out_revisions(
+        setup: Callable[..., Path], namespaces: Callable[[], str], kubeconfig: str,
+        fleet: tuple[FleetServer, str, Path]) -> None:
+    server, db, token = fleet
+    ns = namespaces()
+    config = setup([ns_obj(ns), cm("app", ns, k="1")])
+    follow(config, server.url, token, mode="require")
+    code, waiting = sync(config)
+    assert waiting["result"] == "deferred", waiting
+    assert "no rollout releases" in waiting["reason"]
+    assert waiting["revision"] is None and not exists(kubeconfig, "namespace", ns)
+
+    fleet_cli("rollout", "start", source_revision(config), "--wave", "edge-site-a:100", db=db)
+    # A held node asks again after the refresh interval; drop the kept answer to ask now.
+    (Path(load_config(config).state_dir) / GATE_FILE).unlink()
+    code, applied = sync(config)
+    assert code == 0 and applied["result"] == "applied", applied
+    assert value(kubeconfig, ns) == "1"
