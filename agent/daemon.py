@@ -12,8 +12,9 @@ The loop only decides *when* to sync; every stage lives in its own package.
   while polls keep running at the tier's pace so a fixing commit is picked up
   at once. A revision the cycle marked failed (rolled back) is not retried
   until the source moves past it.
-* A deferred cycle (lock held, window closed) is re-checked every few
-  seconds with the cheap `deferral` probe and synced as soon as it clears.
+* A deferred cycle (lock held, window closed, a staged rollout holding the
+  new revision) is re-checked every few seconds with the cheap `deferral`
+  probe and the rollout gate, and synced as soon as it clears.
 * SIGTERM/SIGINT: finish the running cycle, then exit; a second signal
   abandons it (the state file's `applying` mark makes the next run converge).
   SIGHUP: reload the config between cycles (an invalid file is logged and
@@ -70,6 +71,7 @@ class LoopState:
     failures: int = 0
     last_error: str | None = None
     deferred: str | None = None
+    deferred_target: str | None = None  # the source revision a deferred cycle did not take
     next_poll: float | None = None
     retry_at: float | None = None
     last_result: dict[str, Any] | None = None
@@ -295,6 +297,7 @@ class Daemon:
         if after and after != before:
             self._count_fetched(after)
         s.last_attempt = after or result.revision
+        s.deferred_target = result.desired_revision if result.result == "deferred" else None
         if result.result == "deferred":
             s.deferred = result.reason or "deferred"
             s.retry_at = end + DEFER_RECHECK
@@ -392,6 +395,14 @@ class Daemon:
             return False
         try:
             reason = deferral(self.cfg, tier)
+            if reason is None and self.state.deferred_target:
+                # A staged rollout's hold is re-checked at the fleet service (whose kept
+                # answer makes most checks free), not by a cycle: held nodes must not ask
+                # their Git server every few seconds. A moved source still syncs at the
+                # tier's poll.
+                from agent.report.gate import check
+
+                reason = check(self.cfg, self.state.deferred_target)
         except EdgesyncError as exc:
             reason = str(exc)
         self.state.deferred = reason
