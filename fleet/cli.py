@@ -344,7 +344,7 @@ def _rollout(output: str, db: str | None, action: Any) -> None:
         return
     typer.echo(f"rollout {data['id']} of {data['revision'][:12]}: {data['state']}, "
                f"wave {data['current_wave']}, gate {data['gate']:.0%} "
-               "(not yet enforced by agents)")
+               "(agents of later waves hold the revision until released)")
     for w in data["waves"]:
         mark = "released" if w["released"] else "held"
         gate = "gate passed" if w["gate_passed"] else "gate not passed"

@@ -163,7 +163,7 @@ def _rollout(rollout: dict[str, Any] | None) -> str:
                     "</td></tr>")
     return (f'<section id="rollout"><h2>Rollout {rollout["id"]} of <code>'
             f'{esc(rollout["revision"][:12])}</code>: {esc(rollout["state"])}</h2>'
-            '<p>Operator plan and progress; agents do not read it yet.</p>'
+            '<p>Agents of held waves keep their revision until the wave is released.</p>'
             '<div class="scroll"><table><thead><tr><th>wave</th><th class="l">nodes</th>'
             '<th>count</th><th>on target</th><th>healthy</th><th class="l">state</th></tr>'
             "</thead><tbody>" + "".join(rows) + "</tbody></table></div></section>")
