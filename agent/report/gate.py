@@ -17,8 +17,8 @@ which a fast node takes a commit before its rollout exists.
 A held node keeps running what it ran. The node asks only when its source is
 ahead of what it runs, and while held at most every `REFRESH_SECONDS`; the
 answer is kept in the state directory, so a node that loses the service keeps
-obeying the last answer it had. A node that never reached the service is not
-held.
+obeying the last answer it had. A node that never reached the service is held
+only in `require` mode.
 """
 
 from __future__ import annotations
