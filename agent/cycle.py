@@ -186,12 +186,11 @@ class _Cycle:
 
     def _rollout_hold(self, target: str) -> str | None:
         """Why a staged rollout keeps this node off `target` (asked only when it is new)."""
-        if target == self.state.applied_revision or not self.cfg.fleet.url \
-                or self.cfg.fleet.rollouts == "ignore":
+        from agent.report.gate import check, gate_service
+
+        if target == self.state.applied_revision or gate_service(self.cfg) is None:
             return None
         with self.stage("rollout"):
-            from agent.report.gate import check
-
             return check(self.cfg, target)
 
     def _offline_target(self) -> tuple[str, Bundle, float]:

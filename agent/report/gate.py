@@ -114,6 +114,11 @@ def fetch_gate(url: str, token: str, ca_file: str | None = None, *,
     return RolloutGate.from_json(data, time.time())
 
 
+def gate_service(cfg: AgentConfig) -> str | None:
+    """The fleet service this node asks about rollouts; None when it does not ask."""
+    return cfg.fleet.url if cfg.fleet.url and cfg.fleet.rollouts != "ignore" else None
+
+
 def check(cfg: AgentConfig, target: str, *, now: float | None = None) -> str | None:
     """Why this node must not move to `target` now (None: it may), asking the service.
 
@@ -123,7 +128,8 @@ def check(cfg: AgentConfig, target: str, *, now: float | None = None) -> str | N
     """
     from agent.report.deliver import read_token
 
-    if not cfg.fleet.url or cfg.fleet.rollouts == "ignore":
+    url = gate_service(cfg)
+    if url is None:
         return None
     require = cfg.fleet.rollouts == "require"
     if not cfg.fleet.token_file:
@@ -136,7 +142,7 @@ def check(cfg: AgentConfig, target: str, *, now: float | None = None) -> str | N
         if reason:
             return reason
     try:
-        gate = fetch_gate(cfg.fleet.url, read_token(cfg.fleet.token_file), cfg.fleet.ca_file)
+        gate = fetch_gate(url, read_token(cfg.fleet.token_file), cfg.fleet.ca_file)
     except ReportError as exc:
         log.warning("rollout gate: %s; %s", exc, "obeying the last answer" if kept else
                     "no answer kept, following the source")
