@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from agent.daemon_control import request
+from tests.fleet.server import fleet_cli
 from tests.source.httpfleet import HttpFleet
 from tests.testenv.env import Env
 
@@ -185,3 +186,17 @@ class Node:
              "app", "-o", "jsonpath={.data.greeting}"], capture_output=True, text=True,
             check=False)
         return proc.stdout if proc.returncode == 0 else None
+
+
+def enrolled_node(tmp: Path, git_env: Env, kube_env: Env, *, ns: str, tier: str, db: str,
+                  fleet_url: str, **fleet: Any) -> Node:
+    """A node of `tier` on a fresh fleet repo, enrolled in the fleet service at `db`/
+    `fleet_url` with its token on disk; extra `fleet.*` settings from `fleet`."""
+    repo = HttpFleet(git_env, tmp / "remote", files=fleet_files(ns))
+    node = Node(tmp, git_env, kube_env, tier=tier, fleet=repo)
+    enrolled = fleet_cli("nodes", "add", str(node.data["node"]), "--tier", tier, db=db)
+    token = tmp / "fleet-token"
+    token.write_text(str(enrolled["token"]))
+    node.data["fleet"] = {"url": fleet_url, "token_file": str(token), **fleet}
+    node.write_config()
+    return node

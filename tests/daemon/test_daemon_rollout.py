@@ -11,56 +11,45 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.node import Node, fleet_files, wait_until
+from tests.daemon.node import enrolled_node, wait_until
 from tests.daemon.test_daemon import set_greeting
 from tests.fleet.server import FleetServer, fleet_cli
-from tests.source.httpfleet import HttpFleet
 from tests.testenv.env import Env
 
 pytestmark = [pytest.mark.git, pytest.mark.k8s, pytest.mark.slow]
 
 
 def test_held_daemon_asks_the_fleet_not_git_and_moves_once_released(
-        tmp_path: Path, git_env: Env, kube_env: Env) -> None:
+        tmp_path: Path, git_env: Env, kube_env: Env,
+        fleet_service: tuple[FleetServer, str]) -> None:
     ns = f"es-{uuid.uuid4().hex[:8]}"
-    work = tmp_path / "fleet"
-    work.mkdir()
-    db = f"sqlite:///{work / 'fleet.db'}"
-    server = FleetServer(db, work).start()
+    server, db = fleet_service
+    node = enrolled_node(tmp_path, git_env, kube_env, ns=ns, tier="vehicle", db=db,
+                         fleet_url=server.url)
+    target = f"{ns}-vehicle"
+    node.start()
     try:
-        repo = HttpFleet(git_env, tmp_path / "remote", files=fleet_files(ns))
-        node = Node(tmp_path, git_env, kube_env, tier="vehicle", fleet=repo)
-        enrolled = fleet_cli("nodes", "add", str(node.data["node"]), "--tier", "vehicle", db=db)
-        token = tmp_path / "fleet-token"
-        token.write_text(str(enrolled["token"]))
-        node.data["fleet"] = {"url": server.url, "token_file": str(token)}
-        node.write_config()
-        target = f"{ns}-vehicle"
-        node.start()
-        try:
-            wait_until(lambda: node.configmap(target) == "hello", 60, "the bootstrap sync")
-            head = set_greeting(node.fleet, "rolled")
-            fleet_cli("rollout", "start", head, "--wave", "cloud:100", "--wave", "vehicle:100",
-                      db=db)
-            held = node.cli("trigger", "--wait", "--output", "json")
-            result = json.loads(held.stdout)["result"]
-            assert result["result"] == "deferred", result
-            assert "has not released" in result["reason"]
-            assert node.status()["phase"] == "deferred"
+        wait_until(lambda: node.configmap(target) == "hello", 60, "the bootstrap sync")
+        head = set_greeting(node.fleet, "rolled")
+        fleet_cli("rollout", "start", head, "--wave", "cloud:100", "--wave", "vehicle:100",
+                  db=db)
+        held = node.cli("trigger", "--wait", "--output", "json")
+        result = json.loads(held.stdout)["result"]
+        assert result["result"] == "deferred", result
+        assert "has not released" in result["reason"]
+        assert node.status()["phase"] == "deferred"
 
-            # Held: re-checked at the fleet service every few seconds, never by Git.
-            seen = len(node.fleet.settled_requests())
-            time.sleep(6)
-            assert len(node.fleet.settled_requests()) == seen, "a held node polled Git"
-            assert node.configmap(target) == "hello"
+        # Held: re-checked at the fleet service every few seconds, never by Git.
+        seen = len(node.fleet.settled_requests())
+        time.sleep(6)
+        assert len(node.fleet.settled_requests()) == seen, "a held node polled Git"
+        assert node.configmap(target) == "hello"
 
-            fleet_cli("rollout", "promote", "--force", db=db)
-            wait_until(lambda: node.configmap(target) == "rolled", 40,
-                       "the apply once the wave is released")
-            assert node.status()["phase"] != "deferred"
-            assert node.stop() == 0
-        finally:
-            if node.proc:
-                node.proc.kill()
+        fleet_cli("rollout", "promote", "--force", db=db)
+        wait_until(lambda: node.configmap(target) == "rolled", 40,
+                   "the apply once the wave is released")
+        assert node.status()["phase"] != "deferred"
+        assert node.stop() == 0
     finally:
-        server.stop()
+        if node.proc:
+            node.proc.kill()
