@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from agent.config import AgentConfig, FleetConfig, SourceConfig
 from agent.errors import ReportError
-from agent.report.gate import RolloutGate, fetch_gate, hold_reason
+from agent.report.gate import GATE_FILE, RolloutGate, check, fetch_gate, hold_reason
 from tests.fleet.server import FleetServer, fleet_cli
 
 REV = "a" * 40
@@ -104,3 +107,62 @@ def test_the_gate_needs_a_node_token(fleet: tuple[FleetServer, dict[str, str], s
         fetch_gate(server.url, operator)
     anonymous = httpx.get(f"{server.url}/v1/rollouts/gate")
     assert anonymous.status_code == 401 and "node token" in json.loads(anonymous.text)["error"]
+
+
+def _node_config(tmp_path: Path, url: str, token: str, mode: str = "follow") -> AgentConfig:
+    token_file = tmp_path / "node.token"
+    token_file.write_text(token)
+    return AgentConfig(node="e1", tier="edge-site-a", source=SourceConfig(path=str(tmp_path)),
+                       state_dir=str(tmp_path / "state"),
+                       fleet=FleetConfig(url=url, token_file=str(token_file), rollouts=mode))
+
+
+def test_a_damaged_kept_answer_is_ignored_and_asked_again(
+        fleet: tuple[FleetServer, dict[str, str], str], tmp_path: Path) -> None:
+    server, tokens, db = fleet
+    fleet_cli("rollout", "start", REV, "--wave", "cloud:100", "--wave", "edge-site-a:100",
+              db=db)
+    cfg = _node_config(tmp_path, server.url, tokens["e1"])
+    kept = tmp_path / "state" / GATE_FILE
+    kept.parent.mkdir()
+    kept.write_text('{"rollout": "not a number"')
+    assert "has not released" in str(check(cfg, REV))
+    assert json.loads(kept.read_text())["revision"] == REV  # replaced by the fresh answer
+
+
+def test_a_garbled_answer_falls_back_to_the_kept_one(
+        fleet: tuple[FleetServer, dict[str, str], str], tmp_path: Path) -> None:
+    # The real service never answers garbage; a stdlib server in the test does.
+    server, tokens, db = fleet
+    fleet_cli("rollout", "start", REV, "--wave", "cloud:100", "--wave", "edge-site-a:100",
+              db=db)
+    assert "has not released" in str(check(_node_config(tmp_path, server.url, tokens["e1"]),
+                                           REV))
+    kept = tmp_path / "state" / GATE_FILE
+    kept.write_text(json.dumps({**json.loads(kept.read_text()), "fetched_at": 0}))  # stale
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"rollout": 1, "released": "yes"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    garbage = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=garbage.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{garbage.server_address[1]}"
+        with pytest.raises(ReportError, match="unexpected fields"):
+            fetch_gate(url, tokens["e1"])
+        # The kept answer is obeyed, in both modes, and not replaced by the garbage.
+        for mode in ("follow", "require"):
+            cfg = _node_config(tmp_path, url, tokens["e1"], mode)
+            assert "has not released" in str(check(cfg, REV))
+        assert json.loads(kept.read_text())["fetched_at"] == 0
+    finally:
+        garbage.shutdown()
+        garbage.server_close()
